@@ -1,1 +1,15 @@
-//! placeholder
+//! Platform-neutral parts of rcr: container ids, the on-disk state store, the
+//! container status machine and loading/validating a bundle's `config.json`.
+//!
+//! Nothing here touches namespaces or cgroups; the platform backends do, and
+//! return data that this crate persists.
+
+pub mod id;
+pub mod spec;
+pub mod state;
+pub mod store;
+
+pub use id::{ContainerId, IdError};
+pub use spec::{load_bundle, Bundle, SpecError};
+pub use state::{ContainerState, Status, OCI_VERSION};
+pub use store::{ContainerDir, Store, StoreError};
