@@ -1,0 +1,418 @@
+//! Turning a validated spec into a [`LaunchPlan`]: everything the init has to
+//! do, resolved and checked in the parent, with no syscalls.
+//!
+//! The init runs in a forked copy of the parent, so it receives the plan by
+//! memory, not by message; whatever can be rejected is rejected here, where a
+//! unit test can reach it and the error still names the spec field.
+
+mod mounts;
+
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::stat::SFlag;
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+
+pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
+
+/// A spec the Linux backend cannot run, naming the field at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid config: {field}: {message}")]
+pub struct PlanError {
+    pub field: String,
+    pub message: String,
+}
+
+impl PlanError {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Namespaces to create and to join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespacePlan {
+    /// Namespaces the init gets new copies of.
+    pub new: CloneFlags,
+    /// Namespaces joined by path, in the order they must be joined (user
+    /// first, so that the others are entered with its privileges; mount last,
+    /// since it changes how later paths resolve).
+    pub join: Vec<(CloneFlags, PathBuf)>,
+}
+
+impl NamespacePlan {
+    /// Whether the container has a pid namespace of its own.
+    pub fn has(&self, kind: CloneFlags) -> bool {
+        self.new.contains(kind) || self.join.iter().any(|(k, _)| *k == kind)
+    }
+}
+
+/// A device node to create in the container's /dev.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePlan {
+    /// Absolute path inside the container.
+    pub path: PathBuf,
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The container process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    pub no_new_privileges: bool,
+}
+
+/// Everything the init does, in the order it does it.
+#[derive(Debug, Clone)]
+pub struct LaunchPlan {
+    pub rootfs: PathBuf,
+    pub bundle: PathBuf,
+    pub readonly_root: bool,
+    pub no_pivot: bool,
+    /// Propagation applied to the container's `/` (`rootfsPropagation`).
+    pub root_propagation: Option<Propagation>,
+    pub namespaces: NamespacePlan,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub mounts: Vec<MountPlan>,
+    pub devices: Vec<DevicePlan>,
+    pub masked_paths: Vec<PathBuf>,
+    pub readonly_paths: Vec<PathBuf>,
+    pub process: ProcessPlan,
+}
+
+/// Options of `create` that shape the plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    pub no_pivot: bool,
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Join order: user first, mount last.
+fn join_rank(f: CloneFlags) -> u8 {
+    if f == CloneFlags::CLONE_NEWUSER {
+        0
+    } else if f == CloneFlags::CLONE_NEWNS {
+        2
+    } else {
+        1
+    }
+}
+
+fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
+    let mut plan = NamespacePlan { new: CloneFlags::empty(), join: Vec::new() };
+    let mut seen = CloneFlags::empty();
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    for ns in &namespaces {
+        let flag = ns_flag(ns.typ());
+        let name = ns_name(ns.typ());
+        if seen.contains(flag) {
+            return Err(PlanError::new(
+                "linux.namespaces",
+                format!("the {name} namespace is listed more than once"),
+            ));
+        }
+        seen |= flag;
+        match ns.path() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                if !p.is_absolute() {
+                    return Err(PlanError::new(
+                        "linux.namespaces",
+                        format!("{name} namespace path {} is not absolute", p.display()),
+                    ));
+                }
+                plan.join.push((flag, p.clone()));
+            }
+            _ => plan.new |= flag,
+        }
+    }
+    for (flag, what) in [
+        (CloneFlags::CLONE_NEWUSER, "user namespaces"),
+        (CloneFlags::from_bits_retain(libc::CLONE_NEWTIME), "time namespaces"),
+    ] {
+        if plan.has(flag) {
+            return Err(PlanError::new(
+                "linux.namespaces",
+                format!("{what} are not supported by this rcr build yet"),
+            ));
+        }
+    }
+    if !plan.has(CloneFlags::CLONE_NEWNS) {
+        return Err(PlanError::new(
+            "linux.namespaces",
+            "a mount namespace is required: rcr sets up the root filesystem in it",
+        ));
+    }
+    plan.join.sort_by_key(|(f, _)| join_rank(*f));
+    Ok(plan)
+}
+
+/// The devices every container gets (runtime-spec "Default Devices").
+pub fn default_devices() -> Vec<DevicePlan> {
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+        .into_iter()
+        .map(|(name, major, minor)| DevicePlan {
+            path: Path::new("/dev").join(name),
+            kind: SFlag::S_IFCHR,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
+}
+
+fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
+    let mut devices = default_devices();
+    let listed = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+    for (i, d) in listed.iter().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        let path = d.path();
+        if !path.is_absolute() || !path.starts_with("/dev") || path == Path::new("/dev") {
+            return Err(PlanError::new(field, format!("path {} must be under /dev", path.display())));
+        }
+        if path.components().any(|c| c == std::path::Component::ParentDir) {
+            return Err(PlanError::new(field, format!("path {} contains '..'", path.display())));
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(PlanError::new(field, "type 'a' only exists in device cgroup rules"))
+            }
+        };
+        let (major, minor) = (d.major(), d.minor());
+        if kind != SFlag::S_IFIFO && (major < 0 || minor < 0) {
+            return Err(PlanError::new(field, "major and minor numbers are required"));
+        }
+        let dev = DevicePlan {
+            path: path.clone(),
+            kind,
+            major: major.max(0) as u64,
+            minor: minor.max(0) as u64,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        // A listed device replaces a default one at the same path.
+        devices.retain(|x| x.path != dev.path);
+        devices.push(dev);
+    }
+    Ok(devices)
+}
+
+fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
+    let process = spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(PlanError::new("process.args", "must name the program to run"));
+    }
+    let user = process.user();
+    Ok(ProcessPlan {
+        args,
+        env: process.env().clone().unwrap_or_default(),
+        cwd: process.cwd().clone(),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+    })
+}
+
+fn container_paths(list: Option<&Vec<String>>, field: &str) -> Result<Vec<PathBuf>, PlanError> {
+    list.into_iter()
+        .flatten()
+        .map(|p| {
+            let path = PathBuf::from(p);
+            if path.is_absolute() {
+                Ok(path)
+            } else {
+                Err(PlanError::new(field, format!("{p:?} is not an absolute path")))
+            }
+        })
+        .collect()
+}
+
+/// Builds the plan for `spec`, whose bundle is `bundle` and root `rootfs`.
+pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Result<LaunchPlan, PlanError> {
+    let namespaces = plan_namespaces(spec)?;
+    let linux = spec.linux().as_ref();
+    let mut mounts = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mounts.push(parse_mount(m, bundle).map_err(|e| PlanError::new(format!("mounts[{i}]"), e))?);
+    }
+    let root_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        None | Some("") => None,
+        Some(p) => Some(Propagation::parse(p).ok_or_else(|| {
+            PlanError::new("linux.rootfsPropagation", format!("unknown propagation {p:?}"))
+        })?),
+    };
+    let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
+    let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
+    let uts = namespaces.has(CloneFlags::CLONE_NEWUTS);
+    if !uts && (hostname.is_some() || domainname.is_some()) {
+        return Err(PlanError::new(
+            "hostname",
+            "setting a hostname or domainname needs a uts namespace of the container's own",
+        ));
+    }
+    Ok(LaunchPlan {
+        rootfs: rootfs.to_owned(),
+        bundle: bundle.to_owned(),
+        readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        no_pivot: opts.no_pivot,
+        root_propagation,
+        namespaces,
+        hostname,
+        domainname,
+        mounts,
+        devices: plan_devices(spec)?,
+        masked_paths: container_paths(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?,
+        readonly_paths: container_paths(
+            linux.and_then(|l| l.readonly_paths().as_ref()),
+            "linux.readonlyPaths",
+        )?,
+        process: plan_process(spec)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.2.0",
+            "root": {"path": "rootfs", "readonly": true},
+            "hostname": "h",
+            "process": {"args": ["/bin/sh"], "cwd": "/", "user": {"uid": 1, "gid": 2, "additionalGids": [3], "umask": 18},
+                        "env": ["A=b"], "noNewPrivileges": true},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+                                     {"type": "network", "path": "/proc/1/ns/net"}, {"type": "ipc", "path": "/proc/1/ns/ipc"}],
+                      "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]},
+        })
+    }
+
+    fn plan_of(v: serde_json::Value) -> Result<LaunchPlan, PlanError> {
+        plan(&spec(v), Path::new("/b"), Path::new("/b/rootfs"), PlanOptions::default())
+    }
+
+    #[test]
+    fn namespaces_and_process() {
+        let p = plan_of(base()).unwrap();
+        assert_eq!(
+            p.namespaces.new,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+        );
+        assert_eq!(p.namespaces.join.len(), 2);
+        assert!(p.namespaces.has(CloneFlags::CLONE_NEWNET));
+        assert_eq!(p.process.uid, 1);
+        assert_eq!(p.process.additional_gids, vec![3]);
+        assert_eq!(p.process.umask, Some(18));
+        assert!(p.process.no_new_privileges && p.readonly_root);
+        assert_eq!(p.hostname.as_deref(), Some("h"));
+        assert_eq!(p.devices.len(), 6);
+        assert_eq!(p.masked_paths, vec![PathBuf::from("/proc/kcore")]);
+    }
+
+    #[test]
+    fn join_order_puts_mount_last() {
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([
+            {"type": "mount", "path": "/proc/1/ns/mnt"}, {"type": "network", "path": "/proc/1/ns/net"}]);
+        v["hostname"] = serde_json::json!(null);
+        let p = plan_of(v).unwrap();
+        assert_eq!(p.namespaces.join[0].0, CloneFlags::CLONE_NEWNET);
+        assert_eq!(p.namespaces.join[1].0, CloneFlags::CLONE_NEWNS);
+    }
+
+    #[test]
+    fn rejects_bad_namespaces() {
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "mount"}]);
+        let e = plan_of(v).unwrap_err().to_string();
+        assert!(e.contains("linux.namespaces") && e.contains("more than once"), "{e}");
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        v["hostname"] = serde_json::json!(null);
+        let e = plan_of(v).unwrap_err().to_string();
+        assert!(e.contains("mount namespace is required"), "{e}");
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
+        v["hostname"] = serde_json::json!(null);
+        assert!(plan_of(v).is_err());
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
+        let e = plan_of(v).unwrap_err().to_string();
+        assert!(e.contains("uts namespace"), "{e}");
+    }
+
+    #[test]
+    fn devices_are_checked_and_override_defaults() {
+        let mut v = base();
+        v["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 438},
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "uid": 5}]);
+        let p = plan_of(v).unwrap();
+        assert_eq!(p.devices.len(), 7);
+        let fuse = p.devices.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
+        assert_eq!((fuse.major, fuse.minor, fuse.uid, fuse.mode), (10, 229, 5, 0o666));
+        let mut v = base();
+        v["linux"]["devices"] = serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
+        let e = plan_of(v).unwrap_err().to_string();
+        assert!(e.contains("linux.devices[0]"), "{e}");
+    }
+
+    #[test]
+    fn rootfs_propagation() {
+        let mut v = base();
+        v["linux"]["rootfsPropagation"] = serde_json::json!("rshared");
+        assert_eq!(plan_of(v).unwrap().root_propagation, Some(Propagation::parse("rshared").unwrap()));
+        let mut v = base();
+        v["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
+        assert!(plan_of(v).unwrap_err().to_string().contains("rootfsPropagation"));
+    }
+}
