@@ -1,9 +1,14 @@
 //! The Linux backend of rcr.
 //!
 //! - [`plan`]: spec to [`plan::LaunchPlan`], pure;
-//! - `proto`: the typed parent/init protocol;
-//! - `spawn`: the parent side of `create`;
-//! - `init`: the container init's step list;
-//! - `sys`: the only home of raw syscalls and `unsafe`.
+//! - [`proto`]: the typed parent/init protocol;
+//! - [`spawn`]: the parent side of `create` and `start`;
+//! - [`init`]: the container init's step list;
+//! - [`sys`]: the only home of raw syscalls.
 
+pub mod init;
 pub mod plan;
+pub mod proc;
+pub mod proto;
+pub mod spawn;
+pub mod sys;

@@ -1,0 +1,165 @@
+//! The typed protocol between the parent (`rcr create`) and the container
+//! init, over one `SOCK_SEQPACKET` socketpair: one message per datagram,
+//! JSON-encoded. `docs/protocol.md` has the table; the parent side enforces
+//! the phase order and rejects anything out of turn.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Largest message either side sends.
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Parent to init.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToInit {
+    /// The init is in its cgroup and the parent recorded its pid: go on.
+    Proceed,
+}
+
+/// Severity of a forwarded log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+}
+
+/// A failure inside the init, rendered once by the parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitError {
+    /// Outermost context first, e.g. `["mount proc on /proc", "Operation not permitted"]`.
+    pub chain: Vec<String>,
+    pub errno: Option<i32>,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.chain.join(": "))?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InitError {}
+
+impl InitError {
+    /// `what` failed with `errno`.
+    pub fn errno(what: impl Into<String>, errno: nix::Error) -> Self {
+        Self { chain: vec![what.into(), errno.desc().to_owned()], errno: Some(errno as i32), hint: None }
+    }
+
+    /// `what` failed with an I/O error.
+    pub fn io(what: impl Into<String>, e: &io::Error) -> Self {
+        let errno = e.raw_os_error();
+        let text = match errno {
+            Some(n) => nix::Error::from_raw(n).desc().to_owned(),
+            None => e.to_string(),
+        };
+        Self { chain: vec![what.into(), text], errno, hint: None }
+    }
+
+    /// A failure with no errno.
+    pub fn msg(what: impl Into<String>) -> Self {
+        Self { chain: vec![what.into()], errno: None, hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Init to parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FromInit {
+    Log { level: Level, message: String },
+    /// Set up and about to wait for `start` on the exec fifo.
+    Ready,
+    Failed(InitError),
+}
+
+/// One end of the socketpair.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// Creates the connected pair `(parent, init)`.
+pub fn pair() -> io::Result<(Channel, Channel)> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send<T: Serialize>(&self, msg: &T) -> io::Result<()> {
+        let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        if bytes.len() > MAX_MESSAGE {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "protocol message too large"));
+        }
+        loop {
+            match send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The next message, or `None` once the other side closed its end.
+    pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let n = loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(n) => break n,
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad protocol message: {e}")))
+    }
+
+    /// Sends a log record; failures are ignored, a log must never fail a step.
+    pub fn log(&self, level: Level, message: impl Into<String>) {
+        let _ = self.send(&FromInit::Log { level, message: message.into() });
+    }
+
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_eof() {
+        let (parent, init) = pair().unwrap();
+        init.log(Level::Debug, "hello");
+        init.send(&FromInit::Failed(InitError::errno("mount proc on /proc", nix::Error::EPERM))).unwrap();
+        parent.send(&ToInit::Proceed).unwrap();
+        assert_eq!(init.recv::<ToInit>().unwrap(), Some(ToInit::Proceed));
+        assert!(matches!(parent.recv::<FromInit>().unwrap(), Some(FromInit::Log { .. })));
+        match parent.recv::<FromInit>().unwrap() {
+            Some(FromInit::Failed(e)) => {
+                assert_eq!(e.to_string(), "mount proc on /proc: Operation not permitted");
+                assert_eq!(e.errno, Some(libc::EPERM));
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(init);
+        assert_eq!(parent.recv::<FromInit>().unwrap(), None);
+    }
+}

@@ -1,0 +1,220 @@
+//! The parent side of `create`: fork the init into its namespaces, place it,
+//! drive the protocol to `Ready`, and report its identity.
+//!
+//! On any failure the init is killed and reaped before the error returns, so
+//! the caller only has to undo what it did itself (cgroup, state directory).
+
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::init::{self, CgroupView, InitContext};
+use crate::plan::LaunchPlan;
+use crate::proto::{self, FromInit, InitError, Level, ToInit};
+use crate::{proc, sys};
+
+/// Failures while starting the init.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("open namespace {}: {source}", path.display())]
+    Namespace { path: PathBuf, source: nix::Error },
+    #[error("join pid namespace {}: {source}", path.display())]
+    JoinPid { path: PathBuf, source: nix::Error },
+    #[error("open state directory {}: {source}", path.display())]
+    StateDir { path: PathBuf, source: nix::Error },
+    #[error("create protocol socket: {0}")]
+    Socket(std::io::Error),
+    #[error("fork container init: {0}")]
+    Fork(std::io::Error),
+    #[error("{0}")]
+    Init(#[from] InitError),
+    #[error("container init exited before it was set up ({0})")]
+    InitDied(String),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Placement(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What the parent needs to know about the init.
+#[derive(Debug, Clone, Copy)]
+pub struct Spawned {
+    pub pid: Pid,
+    pub start_time: u64,
+}
+
+/// Inputs of [`spawn`].
+#[derive(Debug)]
+pub struct SpawnRequest<'a> {
+    pub plan: &'a LaunchPlan,
+    pub state_dir: &'a Path,
+    /// Fds the child must close at once (the container lock: a child holding
+    /// a copy would keep it locked for as long as the container lives).
+    pub close_in_child: Vec<RawFd>,
+    pub cgroups: CgroupView,
+    pub preserve_fds: u32,
+}
+
+fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
+    sys::open(path, OFlag::O_RDONLY, Mode::empty())
+        .map_err(|source| SpawnError::Namespace { path: path.to_owned(), source })
+}
+
+/// Joins the pid namespace at `path` for our future children only, and
+/// returns a guard that restores ours.
+struct PidNsGuard(Option<OwnedFd>);
+
+impl PidNsGuard {
+    fn enter(target: Option<&(OwnedFd, PathBuf)>) -> Result<Self, SpawnError> {
+        let Some((fd, path)) = target else { return Ok(Self(None)) };
+        let own = open_ns(Path::new("/proc/self/ns/pid"))?;
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+            .map_err(|source| SpawnError::JoinPid { path: path.clone(), source })?;
+        Ok(Self(Some(own)))
+    }
+}
+
+impl Drop for PidNsGuard {
+    fn drop(&mut self) {
+        if let Some(own) = &self.0 {
+            let _ = nix::sched::setns(own, CloneFlags::CLONE_NEWPID);
+        }
+    }
+}
+
+fn kill_and_reap(pid: Pid) {
+    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
+}
+
+fn describe_exit(pid: Pid) -> String {
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("wait: {e}"),
+    }
+}
+
+/// Starts the init and waits until it is ready for `start`. `placed` runs
+/// once the init exists and before it does anything: the caller puts it in
+/// its cgroup and records its pid there.
+pub fn spawn(
+    req: SpawnRequest<'_>,
+    placed: &mut dyn FnMut(Spawned) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+) -> Result<Spawned, SpawnError> {
+    let ns = &req.plan.namespaces;
+    let mut join = Vec::new();
+    let mut pid_target = None;
+    for (kind, path) in &ns.join {
+        let fd = open_ns(path)?;
+        if *kind == CloneFlags::CLONE_NEWPID {
+            pid_target = Some((fd, path.clone()));
+        } else {
+            join.push((*kind, fd));
+        }
+    }
+    let state_dir = sys::open(req.state_dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
+        .map_err(|source| SpawnError::StateDir { path: req.state_dir.to_owned(), source })?;
+    let (parent, child) = proto::pair().map_err(SpawnError::Socket)?;
+
+    let forked = {
+        let _guard = PidNsGuard::enter(pid_target.as_ref())?;
+        sys::fork_into(ns.new).map_err(SpawnError::Fork)?
+    };
+    let pid = match forked {
+        sys::Forked::Child => {
+            drop(parent);
+            for fd in &req.close_in_child {
+                let _ = nix::unistd::close(*fd);
+            }
+            let ctx = InitContext {
+                chan: child,
+                state_dir,
+                join,
+                cgroups: req.cgroups,
+                preserve_fds: req.preserve_fds,
+            };
+            init::main(req.plan, ctx)
+        }
+        sys::Forked::Parent(pid) => pid,
+    };
+    drop(child);
+    drop(state_dir);
+    let fail = |e: SpawnError| {
+        kill_and_reap(pid);
+        e
+    };
+    let start_time = proc::stat(pid)
+        .map_err(|e| fail(SpawnError::InitDied(format!("read /proc/{pid}/stat: {e}"))))?
+        .start_time;
+    let spawned = Spawned { pid, start_time };
+    placed(spawned).map_err(|e| fail(SpawnError::Placement(e)))?;
+    if parent.send(&ToInit::Proceed).is_err() {
+        return Err(SpawnError::InitDied(describe_exit(pid)));
+    }
+    loop {
+        match parent.recv::<FromInit>() {
+            Ok(Some(FromInit::Log { level, message })) => match level {
+                Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
+                Level::Info => tracing::info!(target: "rcr::init", "{message}"),
+                Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
+            },
+            Ok(Some(FromInit::Ready)) => return Ok(spawned),
+            Ok(Some(FromInit::Failed(e))) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Init(e));
+            }
+            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
+            Err(e) => return Err(fail(SpawnError::Protocol(e.to_string()))),
+        }
+    }
+}
+
+/// Waits for the init to have started (the fifo's reader got its byte) or to
+/// have died, whichever comes first, so `start` never hangs on a dead init.
+pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let reader = sys::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())
+        .map_err(|e| StartError::Fifo { path: fifo.to_owned(), source: e })?;
+    let pidfd = sys::pidfd_open(pid).map_err(|_| StartError::InitGone)?;
+    if !proc::is_same_live_process(pid, start_time) {
+        return Err(StartError::InitGone);
+    }
+    loop {
+        let r: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&reader);
+        let p: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&pidfd);
+        let mut fds = [PollFd::new(r, PollFlags::POLLIN), PollFd::new(p, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(StartError::Fifo { path: fifo.to_owned(), source: e }),
+        }
+        if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            let mut buf = [0u8; 1];
+            match nix::unistd::read(reader.as_raw_fd(), &mut buf) {
+                Ok(1) => return Ok(()),
+                Ok(_) | Err(nix::Error::EAGAIN) => {}
+                Err(e) => return Err(StartError::Fifo { path: fifo.to_owned(), source: e }),
+            }
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return Err(StartError::InitGone);
+        }
+    }
+}
+
+/// Failures of `start`.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("exec fifo {}: {source}", path.display())]
+    Fifo { path: PathBuf, source: nix::Error },
+    #[error("the container's init exited before it was started")]
+    InitGone,
+}

@@ -1,0 +1,172 @@
+//! The only home of raw syscalls and `unsafe` in the Linux backend: thin,
+//! typed wrappers around what neither std nor nix offers.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+/// Which side of a fork we are on.
+#[derive(Debug)]
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// Forks the calling process into the namespaces named by `flags` (fork(2)
+/// semantics: the child runs on a copy of our stack).
+///
+/// The runtime never starts threads on this path, so the child is a
+/// faithful, single-threaded copy of the parent and may run Rust code freely.
+pub fn fork_into(flags: CloneFlags) -> io::Result<Forked> {
+    // SAFETY: clone with a NULL stack behaves like fork(2); the caller is
+    // single-threaded (no threads on the runtime path), so no lock can be
+    // held by a thread that does not exist in the child. No parent-tid,
+    // child-tid or tls pointers are passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0usize,
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// A pidfd for `pid` (pidfd_open(2)).
+pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new file descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Sends `signal` to the process behind `pidfd` (pidfd_send_signal(2)).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+    // SAFETY: plain syscall; a NULL siginfo means "as kill(2) would".
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null_mut::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Marks every fd from `first` on close-on-exec.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments; CLOEXEC closes nothing now.
+    let r = unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Clears close-on-exec on `fd` so it survives into the container process.
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an integer fd; an invalid fd only yields EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Resets every signal disposition to default and unblocks all signals, so
+/// the container process does not inherit what the runtime set up.
+pub fn reset_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL cannot violate any handler invariant.
+        let _ = unsafe { sigaction(sig, &dfl) };
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Replaces the process image; returns only on failure.
+pub fn execve(path: &CStr, args: &[std::ffi::CString], env: &[std::ffi::CString]) -> nix::Error {
+    match nix::unistd::execve(path, args, env) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}
+
+/// Exits immediately, without running destructors or atexit handlers: the
+/// right way out of a forked child that must not touch the parent's state.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// The flags of the mount at `fd`, as statvfs(2) reports them.
+pub fn mount_flags(fd: BorrowedFd<'_>) -> io::Result<nix::sys::statvfs::FsFlags> {
+    let st = nix::sys::statvfs::fstatvfs(fd).map_err(io::Error::from)?;
+    Ok(st.flags())
+}
+
+/// Takes ownership of a descriptor the kernel just returned.
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: only called with descriptors fresh from a successful syscall,
+    // which nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// open(2) returning an owned fd; `O_CLOEXEC` is always added.
+pub fn open(path: &std::path::Path, flags: nix::fcntl::OFlag, mode: nix::sys::stat::Mode) -> nix::Result<OwnedFd> {
+    nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode).map(owned)
+}
+
+/// openat(2) relative to `dir`, returning an owned fd; `O_CLOEXEC` is added.
+pub fn openat<P: ?Sized + nix::NixPath>(
+    dir: BorrowedFd<'_>,
+    path: &P,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> nix::Result<OwnedFd> {
+    nix::fcntl::openat(Some(dir.as_raw_fd()), path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode).map(owned)
+}
+
+/// openat2(2) confined to `root` (`RESOLVE_IN_ROOT`, no magic links).
+pub fn open_in_root(root: BorrowedFd<'_>, path: &std::path::Path, flags: nix::fcntl::OFlag) -> nix::Result<OwnedFd> {
+    use nix::fcntl::{OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(flags | nix::fcntl::OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    nix::fcntl::openat2(root.as_raw_fd(), path, how).map(owned)
+}
+
+/// setdomainname(2), which nix lacks.
+pub fn setdomainname(name: &str) -> nix::Result<()> {
+    // SAFETY: the pointer and length describe a live byte slice.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    nix::Error::result(r).map(drop)
+}
