@@ -5,11 +5,15 @@
 //! return data that this crate persists.
 
 pub mod id;
+pub mod lifecycle;
+pub mod platform;
 pub mod spec;
 pub mod state;
 pub mod store;
 
 pub use id::{ContainerId, IdError};
 pub use spec::{load_bundle, Bundle, SpecError};
-pub use state::{ContainerState, Status, OCI_VERSION};
+pub use lifecycle::{LifecycleError, Observed, Runtime};
+pub use platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
+pub use state::{ContainerState, Liveness, Status, OCI_VERSION};
 pub use store::{ContainerDir, Store, StoreError};

@@ -1,0 +1,328 @@
+//! The OCI lifecycle on top of a [`Platform`]: which verb is allowed in which
+//! status, what is written to the store when, and how a failed create is
+//! undone. Everything here is platform-neutral and tested with a fake
+//! platform.
+
+use std::path::{Path, PathBuf};
+
+use crate::id::ContainerId;
+use crate::platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
+use crate::spec::{load_bundle, SpecError};
+use crate::state::{ContainerState, Liveness, Status};
+use crate::store::{ContainerDir, Store, StoreError};
+
+/// Failures of a lifecycle verb.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Platform(BoxError),
+    #[error("container {id} is {status}: {verb} needs it {needs}")]
+    Status { id: String, status: Status, verb: &'static str, needs: &'static str },
+    #[error("write pid file {}: {source}", path.display())]
+    PidFile { path: PathBuf, source: std::io::Error },
+}
+
+/// A container and its live status.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub state: ContainerState,
+    pub status: Status,
+}
+
+/// The lifecycle over one state root and one backend.
+#[derive(Debug)]
+pub struct Runtime<P> {
+    pub store: Store,
+    pub platform: P,
+}
+
+impl<P: Platform> Runtime<P> {
+    pub fn new(store: Store, platform: P) -> Self {
+        Self { store, platform }
+    }
+
+    fn observe_locked(&self, dir: &ContainerDir) -> Result<Option<Observed>, LifecycleError> {
+        let Some(state) = dir.load()? else { return Ok(None) };
+        // We hold the lock, so no create is in progress.
+        let status = state.live_status(false, || self.platform.liveness(dir.path(), &state));
+        Ok(Some(Observed { state, status }))
+    }
+
+    /// `create`: from a bundle to a created container.
+    pub fn create(
+        &self,
+        id: &ContainerId,
+        bundle_dir: &Path,
+        options: &CreateOptions,
+    ) -> Result<ContainerState, LifecycleError> {
+        let bundle = load_bundle(bundle_dir)?;
+        let dir = self.store.create(id)?;
+        let mut state = ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
+        state.annotations =
+            bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+        let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
+            let req = CreateRequest {
+                id: id.as_str(),
+                bundle: &bundle,
+                state_dir: dir.path(),
+                lock_fd: std::os::fd::AsRawFd::as_raw_fd(&dir.lock_fd()),
+                options,
+            };
+            let mut record = |p: &Progress| -> Result<(), BoxError> {
+                apply(&mut state, p);
+                dir.save(&state).map_err(Into::into)
+            };
+            let done = self.platform.create(&req, &mut record).map_err(LifecycleError::Platform)?;
+            apply(&mut state, &done);
+            if let (Some(path), Some(pid)) = (&options.pid_file, state.pid) {
+                write_pid_file(path, pid)?;
+            }
+            state.status = Status::Created;
+            dir.save(&state)?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(state),
+            Err(e) => {
+                // A failed create leaves nothing behind.
+                if let Ok(Some(recorded)) = dir.load() {
+                    if let Err(cleanup) = self.platform.destroy(&recorded) {
+                        tracing::warn!("clean up after failed create: {cleanup}");
+                    }
+                }
+                if let Err(cleanup) = dir.remove() {
+                    tracing::warn!("clean up after failed create: {cleanup}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `start`: lets a created container run.
+    pub fn start(&self, id: &ContainerId) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let Some(mut obs) = self.observe_locked(&dir)? else {
+            return Err(status_err(id, Status::Creating, "start", "created"));
+        };
+        if obs.status != Status::Created {
+            return Err(status_err(id, obs.status, "start", "created"));
+        }
+        self.platform.start(dir.path(), &obs.state).map_err(LifecycleError::Platform)?;
+        obs.state.status = Status::Running;
+        dir.save(&obs.state)?;
+        let _ = std::fs::remove_file(dir.exec_fifo());
+        Ok(())
+    }
+
+    /// `state`: the record and its live status, without taking the lock.
+    pub fn observe(&self, id: &ContainerId) -> Result<Observed, LifecycleError> {
+        let snap = self.store.read(id)?;
+        let dir = self.store.root().join(id.as_str());
+        match snap.state {
+            Some(state) => {
+                let status = state.live_status(snap.locked, || self.platform.liveness(&dir, &state));
+                Ok(Observed { state, status })
+            }
+            None => {
+                // Directory reserved, record not yet written.
+                let mut state = ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
+                state.created = String::new();
+                let status = if snap.locked { Status::Creating } else { Status::Stopped };
+                Ok(Observed { state, status })
+            }
+        }
+    }
+
+    /// `list`: every container with its live status.
+    pub fn list(&self) -> Result<Vec<Observed>, LifecycleError> {
+        let mut out = Vec::new();
+        for id in self.store.list()? {
+            match self.observe(&id) {
+                Ok(o) => out.push(o),
+                Err(LifecycleError::Store(StoreError::NotFound(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `kill`.
+    pub fn kill(&self, id: &ContainerId, signal: i32, all: bool) -> Result<(), LifecycleError> {
+        let obs = self.observe(id)?;
+        match obs.status {
+            Status::Created | Status::Running | Status::Paused => {}
+            Status::Stopped if all => {}
+            s => return Err(status_err(id, s, "kill", "created or running")),
+        }
+        self.platform.kill(&obs.state, signal, all).map_err(LifecycleError::Platform)
+    }
+
+    /// `delete`: removes a stopped (or, with `force`, any) container.
+    pub fn delete(&self, id: &ContainerId, force: bool) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let obs = self.observe_locked(&dir)?;
+        if let Some(obs) = &obs {
+            match obs.status {
+                Status::Stopped | Status::Created | Status::Creating => {}
+                Status::Running | Status::Paused if force => {}
+                s => return Err(status_err(id, s, "delete", "stopped (or use --force)")),
+            }
+            self.platform.destroy(&obs.state).map_err(LifecycleError::Platform)?;
+        }
+        dir.remove()?;
+        Ok(())
+    }
+}
+
+fn apply(state: &mut ContainerState, p: &Progress) {
+    if let Some((pid, start)) = p.init {
+        state.pid = Some(pid);
+        state.pid_start_time = Some(start);
+    }
+    if !p.platform.is_null() {
+        state.platform = p.platform.clone();
+    }
+}
+
+fn status_err(id: &ContainerId, status: Status, verb: &'static str, needs: &'static str) -> LifecycleError {
+    LifecycleError::Status { id: id.to_string(), status, verb, needs }
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), LifecycleError> {
+    let err = |source| LifecycleError::PidFile { path: path.to_owned(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Whether a liveness answer means a process exists.
+pub fn is_alive(l: Liveness) -> bool {
+    l != Liveness::Gone
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+
+    /// A platform whose init is a flag, for testing the lifecycle alone.
+    #[derive(Default)]
+    struct Fake {
+        alive: Cell<bool>,
+        started: Cell<bool>,
+        fail_create: Cell<bool>,
+        destroyed: RefCell<Vec<String>>,
+        killed: RefCell<Vec<i32>>,
+    }
+
+    impl Platform for &Fake {
+        fn create(
+            &self,
+            req: &CreateRequest<'_>,
+            record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
+        ) -> Result<Progress, BoxError> {
+            record(&Progress { init: None, platform: serde_json::json!({"cg": req.id}) })?;
+            if self.fail_create.get() {
+                return Err("mount proc on /proc: Operation not permitted".into());
+            }
+            self.alive.set(true);
+            Ok(Progress { init: Some((42, 7)), platform: serde_json::Value::Null })
+        }
+        fn start(&self, _: &Path, _: &ContainerState) -> Result<(), BoxError> {
+            self.started.set(true);
+            Ok(())
+        }
+        fn liveness(&self, _: &Path, _: &ContainerState) -> Liveness {
+            match (self.alive.get(), self.started.get()) {
+                (false, _) => Liveness::Gone,
+                (true, false) => Liveness::Created,
+                (true, true) => Liveness::Running,
+            }
+        }
+        fn kill(&self, _: &ContainerState, signal: i32, _: bool) -> Result<(), BoxError> {
+            self.killed.borrow_mut().push(signal);
+            Ok(())
+        }
+        fn destroy(&self, state: &ContainerState) -> Result<(), BoxError> {
+            self.alive.set(false);
+            self.destroyed.borrow_mut().push(state.platform["cg"].as_str().unwrap_or("").to_owned());
+            Ok(())
+        }
+        fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
+            Ok(0)
+        }
+    }
+
+    fn bundle() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let config = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+            "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "annotations": {"k": "v"}});
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn full_lifecycle() {
+        let fake = Fake::default();
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), &fake);
+        let b = bundle();
+        let id = ContainerId::new("c1").unwrap();
+        let pid_file = root.path().join("pid");
+        let opts = CreateOptions { pid_file: Some(pid_file.clone()), ..Default::default() };
+        let st = rt.create(&id, b.path(), &opts).unwrap();
+        assert_eq!((st.pid, st.status), (Some(42), Status::Created));
+        assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), "42");
+        assert!(matches!(rt.create(&id, b.path(), &opts), Err(LifecycleError::Store(StoreError::Exists(_)))));
+        let obs = rt.observe(&id).unwrap();
+        assert_eq!(obs.status, Status::Created);
+        assert_eq!(obs.state.annotations["k"], "v");
+        rt.start(&id).unwrap();
+        assert_eq!(rt.observe(&id).unwrap().status, Status::Running);
+        assert!(matches!(rt.start(&id), Err(LifecycleError::Status { .. })));
+        assert!(matches!(rt.delete(&id, false), Err(LifecycleError::Status { .. })));
+        rt.kill(&id, 15, false).unwrap();
+        assert_eq!(*fake.killed.borrow(), vec![15]);
+        fake.alive.set(false);
+        assert_eq!(rt.observe(&id).unwrap().status, Status::Stopped);
+        assert!(matches!(rt.kill(&id, 15, false), Err(LifecycleError::Status { .. })));
+        rt.delete(&id, false).unwrap();
+        assert_eq!(*fake.destroyed.borrow(), vec!["c1".to_owned()]);
+        assert!(matches!(rt.observe(&id), Err(LifecycleError::Store(StoreError::NotFound(_)))));
+    }
+
+    #[test]
+    fn failed_create_leaves_nothing() {
+        let fake = Fake::default();
+        fake.fail_create.set(true);
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), &fake);
+        let b = bundle();
+        let id = ContainerId::new("c2").unwrap();
+        let e = rt.create(&id, b.path(), &CreateOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("mount proc"), "{e}");
+        assert_eq!(*fake.destroyed.borrow(), vec!["c2".to_owned()], "recorded resources are released");
+        assert!(rt.store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn force_delete_of_running() {
+        let fake = Fake::default();
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), &fake);
+        let b = bundle();
+        let id = ContainerId::new("c3").unwrap();
+        rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+        rt.start(&id).unwrap();
+        rt.delete(&id, true).unwrap();
+        assert!(!fake.alive.get());
+    }
+}

@@ -1,0 +1,81 @@
+//! The seam between the platform-neutral lifecycle and an OS backend.
+//!
+//! It sits at the OCI lifecycle (create, start, kill, destroy, liveness), not
+//! at mounts or namespaces: a Windows backend shares the lifecycle but
+//! nothing below it. A backend returns data; the core persists it.
+
+use std::path::{Path, PathBuf};
+
+use crate::spec::Bundle;
+use crate::state::{ContainerState, Liveness};
+
+/// Errors crossing the seam: each backend has its own domain errors, boxed
+/// here so the core can carry them to the one place that renders errors.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Options of `create` (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+}
+
+/// What a backend reports while creating, to be persisted at once so that a
+/// create killed at any point can still be cleaned up by `delete --force`.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// The init's pid and start time, once it exists.
+    pub init: Option<(i32, u64)>,
+    /// Backend data (cgroup paths, ...), recorded before the resources exist.
+    pub platform: serde_json::Value,
+}
+
+/// One `create` call, handed to the backend.
+#[derive(Debug)]
+pub struct CreateRequest<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    /// The container's state directory (holds the exec fifo).
+    pub state_dir: &'a Path,
+    /// The fd holding the container lock; a forked child must close it.
+    pub lock_fd: std::os::fd::RawFd,
+    pub options: &'a CreateOptions,
+}
+
+/// An OS backend.
+pub trait Platform {
+    /// Creates the container up to "created": the init exists and waits for
+    /// `start`. `record` must be called before each new side effect.
+    fn create(
+        &self,
+        req: &CreateRequest<'_>,
+        record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
+    ) -> Result<Progress, BoxError>;
+
+    /// Lets a created init run its process.
+    fn start(&self, state_dir: &Path, state: &ContainerState) -> Result<(), BoxError>;
+
+    /// What the init is doing right now.
+    fn liveness(&self, state_dir: &Path, state: &ContainerState) -> Liveness;
+
+    /// Sends `signal` to the init, or with `all` to every container process.
+    fn kill(&self, state: &ContainerState, signal: i32, all: bool) -> Result<(), BoxError>;
+
+    /// Stops every remaining process and releases what create acquired
+    /// (cgroups, ...). Must succeed from any partial state and be idempotent.
+    fn destroy(&self, state: &ContainerState) -> Result<(), BoxError>;
+
+    /// Called by a foreground `run` before `create`, so that signals meant
+    /// for the container are held until it can receive them.
+    fn prepare_foreground(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// For a foreground `run`: waits for the init (a child of this process),
+    /// forwarding the signals this process receives to it, and returns the
+    /// exit code to exit with (128+N when killed by signal N).
+    fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError>;
+}
