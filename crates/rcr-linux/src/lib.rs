@@ -6,9 +6,13 @@
 //! - [`init`]: the container init's step list;
 //! - [`sys`]: the only home of raw syscalls.
 
+pub mod container;
+pub mod foreground;
 pub mod init;
 pub mod plan;
 pub mod proc;
 pub mod proto;
 pub mod spawn;
 pub mod sys;
+
+pub use container::Linux;

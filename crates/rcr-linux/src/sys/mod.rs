@@ -170,3 +170,9 @@ pub fn setdomainname(name: &str) -> nix::Result<()> {
     let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
     nix::Error::result(r).map(drop)
 }
+
+/// kill(2) with any signal number, including realtime ones nix cannot name.
+pub fn kill_raw(pid: Pid, signal: i32) -> nix::Result<()> {
+    // SAFETY: plain syscall with integer arguments.
+    nix::Error::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
+}

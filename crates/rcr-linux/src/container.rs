@@ -1,0 +1,202 @@
+//! The Linux implementation of the lifecycle seam: plans, cgroups, the init,
+//! signals, and cleanup from any partial state.
+
+use std::path::Path;
+use std::time::Duration;
+
+use nix::unistd::Pid;
+use rcr_cgroups::{Cgroup, CgroupPath, ContainerMounts, SystemdPath};
+use rcr_core::platform::{BoxError, CreateRequest, Platform, Progress};
+use rcr_core::state::{ContainerState, Liveness};
+use rcr_core::store::EXEC_FIFO;
+use serde::{Deserialize, Serialize};
+
+use crate::init::CgroupView;
+use crate::plan::{self, PlanOptions};
+use crate::spawn::{self, SpawnRequest};
+use crate::{proc, sys};
+
+/// How long `delete` waits for a killed init to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// What the Linux backend keeps in a container's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct LinuxData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cgroup: Option<Cgroup>,
+}
+
+impl LinuxData {
+    fn of(state: &ContainerState) -> Result<Self, BoxError> {
+        if state.platform.is_null() {
+            return Ok(Self::default());
+        }
+        serde_json::from_value(state.platform.clone())
+            .map_err(|e| format!("container {}: unreadable platform state: {e}", state.id).into())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("platform state always serializes")
+    }
+}
+
+/// Failures of Linux lifecycle verbs outside create.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("signal {signal} to pid {pid}: {source}")]
+    Signal { pid: i32, signal: i32, source: std::io::Error },
+    #[error("pid {pid} did not exit within {secs}s of SIGKILL")]
+    StillAlive { pid: i32, secs: u64 },
+    #[error("create exec fifo {}: {source}", path.display())]
+    Fifo { path: std::path::PathBuf, source: nix::Error },
+}
+
+/// The Linux backend.
+#[derive(Debug, Default)]
+pub struct Linux;
+
+fn cgroup_view(cgroup: &Cgroup) -> CgroupView {
+    match cgroup.container_mounts() {
+        ContainerMounts::PerHierarchy(list) => {
+            CgroupView::V1(list.into_iter().map(|h| (h.name, h.host_dir)).collect())
+        }
+        ContainerMounts::Unified(dir) => CgroupView::V2(dir),
+    }
+}
+
+fn make_cgroup(req: &CreateRequest<'_>) -> Result<Cgroup, BoxError> {
+    let path = req.bundle.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let path = path.as_deref().and_then(Path::to_str).filter(|p| !p.is_empty());
+    if req.options.systemd_cgroup {
+        return Ok(Cgroup::systemd(&SystemdPath::from_spec(path, req.id)?)?);
+    }
+    Ok(Cgroup::on_host(&CgroupPath::from_spec(path, req.id)?)?)
+}
+
+/// A pidfd for the container's init, if it is still the process we started.
+fn init_pidfd(state: &ContainerState) -> Option<(Pid, std::os::fd::OwnedFd)> {
+    let (pid, start) = (Pid::from_raw(state.pid?), state.pid_start_time?);
+    let fd = sys::pidfd_open(pid).ok()?;
+    // Checked after opening the pidfd: from here on the fd pins the process,
+    // so a recycled pid cannot be signalled by mistake.
+    proc::is_same_live_process(pid, start).then_some((pid, fd))
+}
+
+fn wait_gone(pidfd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(n) => return n > 0,
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+impl Platform for Linux {
+    fn create(
+        &self,
+        req: &CreateRequest<'_>,
+        record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
+    ) -> Result<Progress, BoxError> {
+        let opts = PlanOptions { no_pivot: req.options.no_pivot };
+        let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
+        let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
+        record(&Progress { init: None, platform: data.json() })?;
+        let cgroup = data.cgroup.as_mut().expect("set just above");
+        cgroup.create()?;
+        let view = cgroup_view(cgroup);
+        record(&Progress { init: None, platform: data.json() })?;
+
+        let fifo = req.state_dir.join(EXEC_FIFO);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
+
+        let platform = data.json();
+        let cgroup = data.cgroup.as_ref().expect("set above");
+        let spawned = spawn::spawn(
+            SpawnRequest {
+                plan: &plan,
+                state_dir: req.state_dir,
+                close_in_child: vec![req.lock_fd],
+                cgroups: view,
+                preserve_fds: req.options.preserve_fds,
+            },
+            &mut |s| {
+                cgroup.add_pid(s.pid)?;
+                record(&Progress { init: Some((s.pid.as_raw(), s.start_time)), platform: platform.clone() })
+            },
+        )?;
+        Ok(Progress { init: Some((spawned.pid.as_raw(), spawned.start_time)), platform })
+    }
+
+    fn start(&self, state_dir: &Path, state: &ContainerState) -> Result<(), BoxError> {
+        let (Some(pid), Some(start)) = (state.pid, state.pid_start_time) else {
+            return Err(ProcessError::NotRunning(state.id.clone()).into());
+        };
+        spawn::release(&state_dir.join(EXEC_FIFO), Pid::from_raw(pid), start)?;
+        Ok(())
+    }
+
+    fn liveness(&self, state_dir: &Path, state: &ContainerState) -> Liveness {
+        let (Some(pid), Some(start)) = (state.pid, state.pid_start_time) else {
+            return Liveness::Gone;
+        };
+        if !proc::is_same_live_process(Pid::from_raw(pid), start) {
+            return Liveness::Gone;
+        }
+        if state_dir.join(EXEC_FIFO).exists() {
+            Liveness::Created
+        } else {
+            Liveness::Running
+        }
+    }
+
+    fn kill(&self, state: &ContainerState, signal: i32, all: bool) -> Result<(), BoxError> {
+        if all {
+            if let Some(cgroup) = LinuxData::of(state)?.cgroup {
+                for pid in cgroup.pids()? {
+                    if let Err(e) = sys::kill_raw(pid, signal) {
+                        if e != nix::Error::ESRCH {
+                            return Err(ProcessError::Signal { pid: pid.as_raw(), signal, source: e.into() }.into());
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let Some((pid, fd)) = init_pidfd(state) else {
+            return Err(ProcessError::NotRunning(state.id.clone()).into());
+        };
+        sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), signal)
+            .map_err(|source| ProcessError::Signal { pid: pid.as_raw(), signal, source }.into())
+    }
+
+    fn destroy(&self, state: &ContainerState) -> Result<(), BoxError> {
+        if let Some((pid, fd)) = init_pidfd(state) {
+            let _ = sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
+            if !wait_gone(&fd, KILL_WAIT) {
+                return Err(ProcessError::StillAlive { pid: pid.as_raw(), secs: KILL_WAIT.as_secs() }.into());
+            }
+        }
+        if let Some(cgroup) = LinuxData::of(state)?.cgroup {
+            cgroup.remove()?;
+        }
+        Ok(())
+    }
+
+    fn prepare_foreground(&self) -> Result<(), BoxError> {
+        crate::foreground::block_signals()?;
+        Ok(())
+    }
+
+    fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError> {
+        let pid = state.pid.ok_or_else(|| ProcessError::NotRunning(state.id.clone()))?;
+        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid))?)
+    }
+}
