@@ -4,6 +4,7 @@
 //! renders its error exactly once: one line on stderr and, with `--log`, one
 //! error record as the log's last line.
 
+mod demo;
 mod logging;
 mod spec_cmd;
 
@@ -115,6 +116,12 @@ enum Command {
         /// Keep the container's state after it exits.
         #[arg(long)]
         keep: bool,
+    },
+    /// Run a demo container from the host's static busybox (not a runc verb).
+    Demo {
+        /// Build the demo bundle here and keep it (default: a temporary directory).
+        #[arg(short, long)]
+        bundle: Option<PathBuf>,
     },
     /// List containers.
     #[command(alias = "ls")]
@@ -288,6 +295,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),
         Command::List { format, quiet } => print_list(&rt, *format, *quiet)?,
+        Command::Demo { bundle } => return demo(&rt, cli, bundle.as_deref()),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -313,6 +321,49 @@ fn run(rt: &Runtime<Backend>, cli: &Cli, a: &CreateArgs, detach: bool, keep: boo
         rt.delete(&id, true).map_err(|e| fail(&what, e))?;
     }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
+}
+
+/// `demo`: a busybox bundle built on the spot, run in the foreground.
+fn demo(rt: &Runtime<Backend>, cli: &Cli, bundle: Option<&Path>) -> Result<ExitCode, Failure> {
+    let tmp;
+    let dir = match bundle {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| fail("demo", format!("create {}: {e}", dir.display())))?;
+            dir.to_owned()
+        }
+        None => {
+            tmp = TempDir::new().map_err(|e| fail("demo", e))?;
+            tmp.0.clone()
+        }
+    };
+    demo::make_bundle(&dir).map_err(|e| fail("demo", e))?;
+    let args = CreateArgs {
+        id: format!("rcr-demo-{}", std::process::id()),
+        bundle: dir,
+        pid_file: None,
+        no_pivot: false,
+        no_new_keyring: false,
+        preserve_fds: 0,
+        console_socket: None,
+    };
+    run(rt, cli, &args, false, false)
+}
+
+/// A directory removed on drop (the demo's bundle).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> std::io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("rcr-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn main() -> ExitCode {
