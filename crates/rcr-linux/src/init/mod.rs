@@ -107,7 +107,8 @@ fn join_namespaces(ctx: &InitContext) -> InitResult<()> {
 
 fn hostname(plan: &LaunchPlan) -> InitResult<()> {
     if let Some(h) = &plan.hostname {
-        nix::unistd::sethostname(h).map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
+        nix::unistd::sethostname(h)
+            .map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
     }
     if let Some(d) = &plan.domainname {
         sys::setdomainname(d).map_err(|e| InitError::errno(format!("set domainname {d:?}"), e))?;
@@ -140,8 +141,13 @@ fn close_fds(preserve: u32) -> InitResult<()> {
 
 /// Blocks until `start` opens the fifo's read side, then tells it we go.
 fn wait_for_start(ctx: &InitContext) -> InitResult<()> {
-    let fd = sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_WRONLY, Mode::empty())
-        .map_err(|e| InitError::errno("open exec fifo", e))?;
+    let fd = sys::openat(
+        ctx.state_dir.as_fd(),
+        rcr_core::store::EXEC_FIFO,
+        OFlag::O_WRONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| InitError::errno("open exec fifo", e))?;
     let mut fifo = std::fs::File::from(fd);
     fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
 }

@@ -185,18 +185,25 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
 
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn default_devices() -> Vec<DevicePlan> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DevicePlan {
-            path: Path::new("/dev").join(name),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DevicePlan {
+        path: Path::new("/dev").join(name),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
@@ -206,7 +213,10 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
         let field = format!("linux.devices[{i}]");
         let path = d.path();
         if !path.is_absolute() || !path.starts_with("/dev") || path == Path::new("/dev") {
-            return Err(PlanError::new(field, format!("path {} must be under /dev", path.display())));
+            return Err(PlanError::new(
+                field,
+                format!("path {} must be under /dev", path.display()),
+            ));
         }
         if path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(PlanError::new(field, format!("path {} contains '..'", path.display())));
@@ -240,7 +250,8 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
 }
 
 fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
-    let process = spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
+    let process =
+        spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(PlanError::new("process.args", "must name the program to run"));
@@ -273,7 +284,12 @@ fn container_paths(list: Option<&Vec<String>>, field: &str) -> Result<Vec<PathBu
 }
 
 /// Builds the plan for `spec`, whose bundle is `bundle` and root `rootfs`.
-pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Result<LaunchPlan, PlanError> {
+pub fn plan(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    opts: PlanOptions,
+) -> Result<LaunchPlan, PlanError> {
     let namespaces = plan_namespaces(spec)?;
     let linux = spec.linux().as_ref();
     let mut mounts = Vec::new();
@@ -306,7 +322,10 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Res
         domainname,
         mounts,
         devices: plan_devices(spec)?,
-        masked_paths: container_paths(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?,
+        masked_paths: container_paths(
+            linux.and_then(|l| l.masked_paths().as_ref()),
+            "linux.maskedPaths",
+        )?,
         readonly_paths: container_paths(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
@@ -381,7 +400,8 @@ mod tests {
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("mount namespace is required"), "{e}");
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
         v["hostname"] = serde_json::json!(null);
         assert!(plan_of(v).is_err());
         let mut v = base();
@@ -401,7 +421,8 @@ mod tests {
         let fuse = p.devices.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
         assert_eq!((fuse.major, fuse.minor, fuse.uid, fuse.mode), (10, 229, 5, 0o666));
         let mut v = base();
-        v["linux"]["devices"] = serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
+        v["linux"]["devices"] =
+            serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0]"), "{e}");
     }
@@ -410,7 +431,10 @@ mod tests {
     fn rootfs_propagation() {
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("rshared");
-        assert_eq!(plan_of(v).unwrap().root_propagation, Some(Propagation::parse("rshared").unwrap()));
+        assert_eq!(
+            plan_of(v).unwrap().root_propagation,
+            Some(Propagation::parse("rshared").unwrap())
+        );
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
         assert!(plan_of(v).unwrap_err().to_string().contains("rootfsPropagation"));
