@@ -5,7 +5,9 @@
 //! memory, not by message; whatever can be rejected is rejected here, where a
 //! unit test can reach it and the error still names the spec field.
 
+mod attrs;
 mod mounts;
+mod sysctl;
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +15,12 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
+pub use attrs::{
+    capability_names, CapabilitySets, CpuList, ExecAffinity, IoPriority, ProcessAttrs, Rlimit,
+    SchedulerPlan,
+};
 pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
+pub use sysctl::Sysctl;
 
 /// A spec the Linux backend cannot run, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +97,10 @@ pub struct LaunchPlan {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
+    /// Capabilities, rlimits, scheduling and the like of the process.
+    pub attrs: ProcessAttrs,
+    /// `linux.sysctl`, checked against the namespaces, sorted by name.
+    pub sysctls: Vec<Sysctl>,
 }
 
 /// Options of `create` that shape the plan.
@@ -311,6 +322,7 @@ pub fn plan(
             "setting a hostname or domainname needs a uts namespace of the container's own",
         ));
     }
+    let sysctls = sysctl::plan_sysctls(spec, &namespaces)?;
     Ok(LaunchPlan {
         rootfs: rootfs.to_owned(),
         bundle: bundle.to_owned(),
@@ -331,6 +343,8 @@ pub fn plan(
             "linux.readonlyPaths",
         )?,
         process: plan_process(spec)?,
+        attrs: attrs::plan_attrs(spec)?,
+        sysctls,
     })
 }
 
