@@ -3,6 +3,8 @@
 //! [`InitError`] naming what it did to what; the first failure is sent to
 //! the parent, which renders it, and the init exits.
 
+mod attrs;
+mod caps;
 mod fs;
 pub mod process;
 pub mod rootfs;
@@ -64,6 +66,7 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
         // The parent is gone or confused: nobody would hear an error.
         _ => sys::exit_now(1),
     }
+    step(ctx, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
     step(ctx, "join namespaces", || join_namespaces(ctx))?;
     step(ctx, "hostname", || hostname(plan))?;
     step(ctx, "prepare root", || rootfs::prepare(plan))?;
@@ -75,9 +78,14 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
     step(ctx, "pivot_root", || rootfs::pivot(plan))?;
+    step(ctx, "sysctl", || attrs::sysctls(&plan.sysctls))?;
     step(ctx, "masked and read-only paths", || rootfs::finish(plan))?;
     step(ctx, "no_new_privs", || no_new_privs(plan))?;
+    let warn = |m: String| ctx.chan.log(Level::Warn, m);
+    step(ctx, "process attributes", || attrs::apply(&plan.attrs, &warn))?;
+    let caps = step(ctx, "bounding set", || caps::limit(&plan.attrs.capabilities, &warn))?;
     step(ctx, "user and groups", || process::identity(&plan.process))?;
+    step(ctx, "capabilities", || caps::install(&caps, &warn))?;
     let umask = plan.process.umask.unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask as libc::mode_t));
     step(ctx, "cwd", || process::enter_cwd(&plan.process.cwd))?;

@@ -8,6 +8,14 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
+mod attrs;
+mod caps;
+
+pub use attrs::{ioprio_set, open_beneath, sched_setattr, set_personality};
+pub use caps::{
+    ambient_clear, ambient_raise, capbset_drop, capbset_read, capget, capset, CapState,
+};
+
 /// Which side of a fork we are on.
 #[derive(Debug)]
 pub enum Forked {
