@@ -114,7 +114,18 @@ impl Platform for Linux {
         record(&Progress { init: None, platform: data.json() })?;
 
         let fifo = req.state_dir.join(EXEC_FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        // 0622 whatever the umask: a non-root container user opens it for
+        // writing after its capabilities are gone.
+        let mode = nix::sys::stat::Mode::from_bits_truncate(0o622);
+        nix::unistd::mkfifo(&fifo, mode)
+            .and_then(|()| {
+                nix::sys::stat::fchmodat(
+                    None,
+                    &fifo,
+                    mode,
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+            })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
         let platform = data.json();

@@ -67,13 +67,13 @@ fn parse_name(name: &str) -> Result<(String, PathBuf), PlanError> {
 /// Why `name` may not be set with these namespaces, if it may not.
 fn refusal(name: &str, ns: &NamespacePlan) -> Option<String> {
     let needs = |flag: CloneFlags, what: &str| {
-        (!ns.has(flag)).then(|| format!("{name:?} needs a {what} namespace of the container's own"))
+        (!ns.has(flag)).then(|| format!("{name:?} needs {what} namespace of the container's own"))
     };
     if IPC_SYSCTLS.contains(&name) || name.starts_with("fs.mqueue.") {
-        return needs(CloneFlags::CLONE_NEWIPC, "ipc");
+        return needs(CloneFlags::CLONE_NEWIPC, "an ipc");
     }
     if name.starts_with("net.") {
-        return needs(CloneFlags::CLONE_NEWNET, "network");
+        return needs(CloneFlags::CLONE_NEWNET, "a network");
     }
     if ns.has(CloneFlags::CLONE_NEWUTS) {
         match name {
@@ -85,7 +85,7 @@ fn refusal(name: &str, ns: &NamespacePlan) -> Option<String> {
         }
     }
     if name.starts_with("user.") {
-        return needs(CloneFlags::CLONE_NEWUSER, "user");
+        return needs(CloneFlags::CLONE_NEWUSER, "a user");
     }
     Some(format!(
         "{name:?} is not in a namespace of the container: setting it would change the host"
@@ -183,16 +183,16 @@ mod tests {
     fn missing_namespaces_are_refused() {
         let none = ns(CloneFlags::empty());
         for (name, what) in [
-            ("kernel.shmmax", "ipc"),
-            ("kernel.msgmnb", "ipc"),
-            ("fs.mqueue.queues_max", "ipc"),
-            ("net.ipv4.ip_forward", "network"),
-            ("user.max_user_namespaces", "user"),
+            ("kernel.shmmax", "an ipc"),
+            ("kernel.msgmnb", "an ipc"),
+            ("fs.mqueue.queues_max", "an ipc"),
+            ("net.ipv4.ip_forward", "a network"),
+            ("user.max_user_namespaces", "a user"),
         ] {
             let e = err(serde_json::json!({ name: "1" }), &none);
             assert_eq!(
                 e,
-                format!("invalid config: linux.sysctl: {name:?} needs a {what} namespace of the container's own")
+                format!("invalid config: linux.sysctl: {name:?} needs {what} namespace of the container's own")
             );
         }
         let e = err(serde_json::json!({"kernel.domainname": "x"}), &none);
