@@ -114,7 +114,14 @@ impl Platform for Linux {
         record(&Progress { init: None, platform: data.json() })?;
 
         let fifo = req.state_dir.join(EXEC_FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        // Writable by all: the init opens it after switching to the
+        // container's user. Set by chmod, as mkfifo is subject to the umask.
+        let mode = nix::sys::stat::Mode::from_bits_truncate(0o622);
+        nix::unistd::mkfifo(&fifo, mode)
+            .and_then(|()| {
+                use nix::sys::stat::{fchmodat, FchmodatFlags};
+                fchmodat(None, &fifo, mode, FchmodatFlags::FollowSymlink)
+            })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
         let platform = data.json();

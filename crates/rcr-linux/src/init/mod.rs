@@ -43,7 +43,10 @@ pub fn main(plan: &LaunchPlan, ctx: InitContext) -> ! {
     match run(plan, &ctx) {
         Ok(never) => match never {},
         Err(e) => {
-            let _ = ctx.chan.send(&FromInit::Failed(e));
+            // Past Ready the parent has hung up: stderr is all that is left.
+            if ctx.chan.send(&FromInit::Failed(e.clone())).is_err() {
+                let _ = writeln!(std::io::stderr(), "rcr: container init: {e}");
+            }
             sys::exit_now(1)
         }
     }
