@@ -1,6 +1,8 @@
 //! The runtime binary's protection (CVE-2019-5736), socket activation fds,
 //! the session keyring and LSM settings, seen from real containers.
 
+#![allow(clippy::unwrap_used)]
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
