@@ -6,8 +6,10 @@
 //! - [`init`]: the container init's step list;
 //! - [`sys`]: the only home of raw syscalls.
 
+pub mod binary;
 pub mod container;
 pub mod foreground;
+pub mod lsm;
 pub mod init;
 pub mod plan;
 pub mod proc;
