@@ -73,12 +73,14 @@ pub fn ensure_protected() -> Result<Option<Protection>, BinaryError> {
     if let Some(p) = protection(&exe) {
         return Ok(Some(p));
     }
-    let memfd = memfd_create(c"rcr", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)
-        .map_err(|e| BinaryError::Copy(e.into()))?;
+    let memfd =
+        memfd_create(c"rcr", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)
+            .map_err(|e| BinaryError::Copy(e.into()))?;
     let mut copy = File::from(memfd);
     // std uses copy_file_range/sendfile here: the bytes never enter user space.
     io::copy(&mut exe, &mut copy).map_err(BinaryError::Copy)?;
-    fcntl(copy.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).map_err(|e| BinaryError::Copy(e.into()))?;
+    fcntl(copy.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS))
+        .map_err(|e| BinaryError::Copy(e.into()))?;
     let args = cstrings(std::env::args_os());
     let env = cstrings(std::env::vars_os().map(|(k, v)| {
         let mut kv = k;
@@ -99,7 +101,9 @@ mod tests {
 
     #[test]
     fn sealed_memfd_counts_as_protected() {
-        let fd = memfd_create(c"t", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING).unwrap();
+        let fd =
+            memfd_create(c"t", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)
+                .unwrap();
         let f = File::from(fd);
         assert_eq!(protection(&f), None, "an unsealed memfd on a writable tmpfs is not protected");
         fcntl(f.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).unwrap();

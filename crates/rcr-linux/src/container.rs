@@ -141,7 +141,10 @@ impl Platform for Linux {
             },
             &mut |s| {
                 cgroup.add_pid(s.pid)?;
-                record(&Progress { init: Some((s.pid.as_raw(), s.start_time)), platform: platform.clone() })
+                record(&Progress {
+                    init: Some((s.pid.as_raw(), s.start_time)),
+                    platform: platform.clone(),
+                })
             },
         )?;
         Ok(Progress { init: Some((spawned.pid.as_raw(), spawned.start_time)), platform })
@@ -175,7 +178,12 @@ impl Platform for Linux {
                 for pid in cgroup.pids()? {
                     if let Err(e) = sys::kill_raw(pid, signal) {
                         if e != nix::Error::ESRCH {
-                            return Err(ProcessError::Signal { pid: pid.as_raw(), signal, source: e.into() }.into());
+                            return Err(ProcessError::Signal {
+                                pid: pid.as_raw(),
+                                signal,
+                                source: e.into(),
+                            }
+                            .into());
                         }
                     }
                 }
@@ -193,7 +201,11 @@ impl Platform for Linux {
         if let Some((pid, fd)) = init_pidfd(state) {
             let _ = sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
             if !wait_gone(&fd, KILL_WAIT) {
-                return Err(ProcessError::StillAlive { pid: pid.as_raw(), secs: KILL_WAIT.as_secs() }.into());
+                return Err(ProcessError::StillAlive {
+                    pid: pid.as_raw(),
+                    secs: KILL_WAIT.as_secs(),
+                }
+                .into());
             }
         }
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {

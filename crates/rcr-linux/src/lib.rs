@@ -9,8 +9,8 @@
 pub mod binary;
 pub mod container;
 pub mod foreground;
-pub mod lsm;
 pub mod init;
+pub mod lsm;
 pub mod plan;
 pub mod proc;
 pub mod proto;

@@ -22,7 +22,8 @@ pub enum LsmError {
 
 /// Whether AppArmor is enabled on the host.
 pub fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
 }
 
 /// Whether SELinux is enabled on the host.
@@ -96,11 +97,18 @@ mod tests {
 
     #[test]
     fn selinux_labels_are_ignored_without_selinux() {
-        let plan = LsmPlan { selinux_label: Some("system_u:system_r:container_t:s0".into()), ..Default::default() };
+        let plan = LsmPlan {
+            selinux_label: Some("system_u:system_r:container_t:s0".into()),
+            ..Default::default()
+        };
         check(&plan).unwrap();
         if !selinux_enabled() {
             assert!(exec_attrs(&plan).is_empty());
-            assert!(mount_context(&LsmPlan { mount_label: Some("x".into()), ..Default::default() }).is_none());
+            assert!(mount_context(&LsmPlan {
+                mount_label: Some("x".into()),
+                ..Default::default()
+            })
+            .is_none());
         }
     }
 }

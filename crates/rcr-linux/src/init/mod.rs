@@ -74,7 +74,9 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     let root = rootfs::open_root(plan)?;
     step(ctx, "mounts", || {
         let context = crate::lsm::mount_context(&plan.lsm);
-        plan.mounts.iter().try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups, context.as_deref()))
+        plan.mounts
+            .iter()
+            .try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups, context.as_deref()))
     })?;
     step(ctx, "devices", || rootfs::devices(&root, &plan.devices))?;
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
@@ -126,7 +128,8 @@ fn session_keyring(plan: &LaunchPlan) -> InitResult<()> {
 
 fn hostname(plan: &LaunchPlan) -> InitResult<()> {
     if let Some(h) = &plan.hostname {
-        nix::unistd::sethostname(h).map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
+        nix::unistd::sethostname(h)
+            .map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
     }
     if let Some(d) = &plan.domainname {
         sys::setdomainname(d).map_err(|e| InitError::errno(format!("set domainname {d:?}"), e))?;
@@ -159,8 +162,13 @@ fn close_fds(preserve: u32) -> InitResult<()> {
 
 /// Blocks until `start` opens the fifo's read side, then tells it we go.
 fn wait_for_start(ctx: &InitContext) -> InitResult<()> {
-    let fd = sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_WRONLY, Mode::empty())
-        .map_err(|e| InitError::errno("open exec fifo", e))?;
+    let fd = sys::openat(
+        ctx.state_dir.as_fd(),
+        rcr_core::store::EXEC_FIFO,
+        OFlag::O_WRONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| InitError::errno("open exec fifo", e))?;
     let mut fifo = std::fs::File::from(fd);
     fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
 }

@@ -199,18 +199,25 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
 
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn default_devices() -> Vec<DevicePlan> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DevicePlan {
-            path: Path::new("/dev").join(name),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DevicePlan {
+        path: Path::new("/dev").join(name),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
@@ -220,7 +227,10 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
         let field = format!("linux.devices[{i}]");
         let path = d.path();
         if !path.is_absolute() || !path.starts_with("/dev") || path == Path::new("/dev") {
-            return Err(PlanError::new(field, format!("path {} must be under /dev", path.display())));
+            return Err(PlanError::new(
+                field,
+                format!("path {} must be under /dev", path.display()),
+            ));
         }
         if path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(PlanError::new(field, format!("path {} contains '..'", path.display())));
@@ -254,7 +264,8 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
 }
 
 fn plan_process(spec: &Spec, listen_fds: u32) -> Result<ProcessPlan, PlanError> {
-    let process = spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
+    let process =
+        spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(PlanError::new("process.args", "must name the program to run"));
@@ -333,7 +344,10 @@ pub fn plan(
         domainname,
         mounts,
         devices: plan_devices(spec)?,
-        masked_paths: container_paths(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?,
+        masked_paths: container_paths(
+            linux.and_then(|l| l.masked_paths().as_ref()),
+            "linux.maskedPaths",
+        )?,
         readonly_paths: container_paths(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
@@ -341,8 +355,16 @@ pub fn plan(
         process: plan_process(spec, opts.listen_fds)?,
         session_keyring: opts.session_keyring,
         lsm: LsmPlan {
-            apparmor_profile: spec.process().as_ref().and_then(|p| p.apparmor_profile().clone()).filter(|s| !s.is_empty()),
-            selinux_label: spec.process().as_ref().and_then(|p| p.selinux_label().clone()).filter(|s| !s.is_empty()),
+            apparmor_profile: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.apparmor_profile().clone())
+                .filter(|s| !s.is_empty()),
+            selinux_label: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.selinux_label().clone())
+                .filter(|s| !s.is_empty()),
             mount_label: linux.and_then(|l| l.mount_label().clone()).filter(|s| !s.is_empty()),
         },
     })
@@ -414,7 +436,8 @@ mod tests {
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("mount namespace is required"), "{e}");
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
         v["hostname"] = serde_json::json!(null);
         assert!(plan_of(v).is_err());
         let mut v = base();
@@ -434,7 +457,8 @@ mod tests {
         let fuse = p.devices.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
         assert_eq!((fuse.major, fuse.minor, fuse.uid, fuse.mode), (10, 229, 5, 0o666));
         let mut v = base();
-        v["linux"]["devices"] = serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
+        v["linux"]["devices"] =
+            serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0]"), "{e}");
     }
@@ -452,7 +476,10 @@ mod tests {
     fn rootfs_propagation() {
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("rshared");
-        assert_eq!(plan_of(v).unwrap().root_propagation, Some(Propagation::parse("rshared").unwrap()));
+        assert_eq!(
+            plan_of(v).unwrap().root_propagation,
+            Some(Propagation::parse("rshared").unwrap())
+        );
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
         assert!(plan_of(v).unwrap_err().to_string().contains("rootfsPropagation"));

@@ -74,9 +74,8 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
 /// Marks every fd from `first` on close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: plain syscall with integer arguments; CLOEXEC closes nothing now.
-    let r = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
-    };
+    let r =
+        unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -141,7 +140,11 @@ fn owned(fd: RawFd) -> OwnedFd {
 }
 
 /// open(2) returning an owned fd; `O_CLOEXEC` is always added.
-pub fn open(path: &std::path::Path, flags: nix::fcntl::OFlag, mode: nix::sys::stat::Mode) -> nix::Result<OwnedFd> {
+pub fn open(
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> nix::Result<OwnedFd> {
     nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode).map(owned)
 }
 
@@ -152,11 +155,16 @@ pub fn openat<P: ?Sized + nix::NixPath>(
     flags: nix::fcntl::OFlag,
     mode: nix::sys::stat::Mode,
 ) -> nix::Result<OwnedFd> {
-    nix::fcntl::openat(Some(dir.as_raw_fd()), path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode).map(owned)
+    nix::fcntl::openat(Some(dir.as_raw_fd()), path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode)
+        .map(owned)
 }
 
 /// openat2(2) confined to `root` (`RESOLVE_IN_ROOT`, no magic links).
-pub fn open_in_root(root: BorrowedFd<'_>, path: &std::path::Path, flags: nix::fcntl::OFlag) -> nix::Result<OwnedFd> {
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+) -> nix::Result<OwnedFd> {
     use nix::fcntl::{OpenHow, ResolveFlag};
     let how = OpenHow::new()
         .flags(flags | nix::fcntl::OFlag::O_CLOEXEC)
