@@ -60,10 +60,11 @@ fn listen_fds_are_passed_on() {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
     let mut cmd = rcr.cmd(&["run", "--bundle", bundle.path_str(), &id]);
     cmd.env("LISTEN_FDS", "1").env_remove("LISTEN_PID");
-    // SAFETY: dup2 is async-signal-safe; only the forked child runs this.
+    // SAFETY: dup2 and fcntl are async-signal-safe; only the forked child runs this.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            // dup2 onto itself keeps close-on-exec set: clear it explicitly.
+            if libc::dup2(fd, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
