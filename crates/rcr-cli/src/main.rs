@@ -204,11 +204,22 @@ fn create_options(a: &CreateArgs, systemd: bool) -> Result<CreateOptions, Failur
     }
     Ok(CreateOptions {
         pid_file: a.pid_file.as_ref().map(|p| absolute(p)),
+        listen_fds: listen_fds(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
     })
+}
+
+/// Socket-activation fds meant for us (`LISTEN_FDS`, with `LISTEN_PID`
+/// naming this process when set), handed on to the container as runc does.
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID").map_or(true, |p| p == std::process::id().to_string());
+    match std::env::var("LISTEN_FDS") {
+        Ok(n) if for_us => n.parse().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -280,6 +291,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Create(a) => {
             let what = format!("create {}", a.id);
+            rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
             let id = parse_id(&what, &a.id)?;
             let opts = create_options(a, cli.systemd_cgroup)?;
             rt.create(&id, &a.bundle, &opts).map_err(|e| fail(&what, e))?;
@@ -326,6 +338,7 @@ fn run(
     keep: bool,
 ) -> Result<ExitCode, Failure> {
     let what = format!("run {}", a.id);
+    rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
     let opts = create_options(a, cli.systemd_cgroup)?;
     if !detach {

@@ -17,6 +17,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
+    /// Socket-activation fds passed on from our caller (`LISTEN_FDS`): they
+    /// sit at fd 3 on, before the `preserve_fds` ones.
+    pub listen_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -67,6 +70,14 @@ pub trait Platform {
     /// Stops every remaining process and releases what create acquired
     /// (cgroups, ...). Must succeed from any partial state and be idempotent.
     fn destroy(&self, state: &ContainerState) -> Result<(), BoxError>;
+
+    /// Called before a verb that runs container processes (`create`, `run`,
+    /// `exec`), before any other work: protects the runtime binary from
+    /// being overwritten from inside a container. May re-execute the
+    /// process and so never return.
+    fn protect_runtime(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
 
     /// Called by a foreground `run` before `create`, so that signals meant
     /// for the container are held until it can receive them.

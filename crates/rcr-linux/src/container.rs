@@ -104,8 +104,13 @@ impl Platform for Linux {
         req: &CreateRequest<'_>,
         record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
     ) -> Result<Progress, BoxError> {
-        let opts = PlanOptions { no_pivot: req.options.no_pivot };
+        let opts = PlanOptions {
+            no_pivot: req.options.no_pivot,
+            listen_fds: req.options.listen_fds,
+            session_keyring: (!req.options.no_new_keyring).then(|| format!("_ses.{}", req.id)),
+        };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
+        crate::lsm::check(&plan.lsm)?;
         let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
@@ -114,17 +119,13 @@ impl Platform for Linux {
         record(&Progress { init: None, platform: data.json() })?;
 
         let fifo = req.state_dir.join(EXEC_FIFO);
-        // 0622 whatever the umask: a non-root container user opens it for
-        // writing after its capabilities are gone.
+        // Writable by all: the init opens it after switching to the
+        // container's user. Set by chmod, as mkfifo is subject to the umask.
         let mode = nix::sys::stat::Mode::from_bits_truncate(0o622);
         nix::unistd::mkfifo(&fifo, mode)
             .and_then(|()| {
-                nix::sys::stat::fchmodat(
-                    None,
-                    &fifo,
-                    mode,
-                    nix::sys::stat::FchmodatFlags::FollowSymlink,
-                )
+                use nix::sys::stat::{fchmodat, FchmodatFlags};
+                fchmodat(None, &fifo, mode, FchmodatFlags::FollowSymlink)
             })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
@@ -136,7 +137,7 @@ impl Platform for Linux {
                 state_dir: req.state_dir,
                 close_in_child: vec![req.lock_fd],
                 cgroups: view,
-                preserve_fds: req.options.preserve_fds,
+                preserve_fds: req.options.listen_fds + req.options.preserve_fds,
             },
             &mut |s| {
                 cgroup.add_pid(s.pid)?;
@@ -209,6 +210,14 @@ impl Platform for Linux {
         }
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {
             cgroup.remove()?;
+        }
+        Ok(())
+    }
+
+    fn protect_runtime(&self) -> Result<(), BoxError> {
+        match crate::binary::ensure_protected()? {
+            Some(how) => tracing::debug!("runtime binary protected: {how:?}"),
+            None => tracing::debug!("runtime binary not protected"),
         }
         Ok(())
     }

@@ -6,9 +6,11 @@
 //! - [`init`]: the container init's step list;
 //! - [`sys`]: the only home of raw syscalls.
 
+pub mod binary;
 pub mod container;
 pub mod foreground;
 pub mod init;
+pub mod lsm;
 pub mod plan;
 pub mod proc;
 pub mod proto;

@@ -181,9 +181,9 @@ pub fn spawn(
 /// have died, whichever comes first, so `start` never hangs on a dead init.
 pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    // Identify the init before opening the reader: that open lets it go on,
-    // and a short-lived container may have run and exited (a zombie, no
-    // longer "live") by the time we looked otherwise.
+    // Identify the init before opening the reader: once the reader is open
+    // the init may write, exec and exit at once, and a quick container would
+    // then look as if it had died before it was started.
     let pidfd = sys::pidfd_open(pid).map_err(|_| StartError::InitGone)?;
     if !proc::is_same_live_process(pid, start_time) {
         return Err(StartError::InitGone);

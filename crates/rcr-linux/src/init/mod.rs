@@ -45,7 +45,10 @@ pub fn main(plan: &LaunchPlan, ctx: InitContext) -> ! {
     match run(plan, &ctx) {
         Ok(never) => match never {},
         Err(e) => {
-            let _ = ctx.chan.send(&FromInit::Failed(e));
+            // Past Ready the parent has hung up: stderr is all that is left.
+            if ctx.chan.send(&FromInit::Failed(e.clone())).is_err() {
+                let _ = writeln!(std::io::stderr(), "rcr: container init: {e}");
+            }
             sys::exit_now(1)
         }
     }
@@ -68,11 +71,15 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     }
     step(ctx, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
     step(ctx, "join namespaces", || join_namespaces(ctx))?;
+    step(ctx, "session keyring", || session_keyring(plan))?;
     step(ctx, "hostname", || hostname(plan))?;
     step(ctx, "prepare root", || rootfs::prepare(plan))?;
     let root = rootfs::open_root(plan)?;
     step(ctx, "mounts", || {
-        plan.mounts.iter().try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups))
+        let context = crate::lsm::mount_context(&plan.lsm);
+        plan.mounts
+            .iter()
+            .try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups, context.as_deref()))
     })?;
     step(ctx, "devices", || rootfs::devices(&root, &plan.devices))?;
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
@@ -91,6 +98,7 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     step(ctx, "cwd", || process::enter_cwd(&plan.process.cwd))?;
     let program = step(ctx, "find program", || process::find_program(&plan.process))?;
     let exec = process::prepare_exec(&plan.process, &program)?;
+    step(ctx, "security labels", || crate::lsm::apply(&plan.lsm))?;
     step(ctx, "close fds", || close_fds(ctx.preserve_fds))?;
     ctx.chan.send(&FromInit::Ready).map_err(|e| InitError::io("report ready", &e))?;
     wait_for_start(ctx)?;
@@ -111,6 +119,19 @@ fn join_namespaces(ctx: &InitContext) -> InitResult<()> {
             .map_err(|e| InitError::errno(format!("join namespace {kind:?}"), e))?;
     }
     Ok(())
+}
+
+fn session_keyring(plan: &LaunchPlan) -> InitResult<()> {
+    let Some(name) = &plan.session_keyring else { return Ok(()) };
+    let cname = std::ffi::CString::new(name.as_str())
+        .map_err(|_| InitError::msg("session keyring name contains a NUL byte"))?;
+    match sys::join_session_keyring(&cname) {
+        Ok(()) => Ok(()),
+        // Kernels without keys, and seccomp-confined callers, cannot have one.
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(()),
+        Err(e) => Err(InitError::io(format!("join session keyring {name}"), &e)
+            .with_hint("use --no-new-keyring to keep the caller's keyring")),
+    }
 }
 
 fn hostname(plan: &LaunchPlan) -> InitResult<()> {

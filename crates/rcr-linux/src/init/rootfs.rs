@@ -92,7 +92,18 @@ fn describe(m: &MountPlan) -> String {
 }
 
 /// Mounts one spec entry inside the rootfs.
-pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitResult<()> {
+/// Filesystems that take an SELinux `context=` mount option (proc, sysfs
+/// and cgroup fs refuse it).
+const LABELLED_FS: &[&str] = &["tmpfs", "devpts", "mqueue", "shm"];
+
+/// Mounts one spec entry inside the rootfs; `context` is the SELinux mount
+/// label option, when the host has SELinux.
+pub fn mount_entry(
+    root: &OwnedFd,
+    m: &MountPlan,
+    cgroups: &CgroupView,
+    context: Option<&str>,
+) -> InitResult<()> {
     let ctx = || describe(m);
     let bind_file = matches!(m.kind, MountKind::Bind { .. })
         && m.source.as_deref().is_some_and(|s| std::fs::metadata(s).is_ok_and(|md| !md.is_dir()));
@@ -130,7 +141,15 @@ pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitR
         MountKind::Fs => {
             let fstype = m.fstype.as_deref();
             let src = m.source.clone().unwrap_or_else(|| PathBuf::from(fstype.unwrap_or("none")));
-            let data = (!m.data.is_empty()).then_some(m.data.as_str());
+            let mut data = m.data.clone();
+            if let Some(ctx) = context.filter(|_| fstype.is_some_and(|t| LABELLED_FS.contains(&t)))
+            {
+                if !data.is_empty() {
+                    data.push(',');
+                }
+                data.push_str(ctx);
+            }
+            let data = (!data.is_empty()).then_some(data.as_str());
             do_mount(Some(&src), &target_path, fstype, m.flags, data)
                 .map_err(|e| InitError::errno(ctx(), e))?;
         }

@@ -97,6 +97,8 @@ pub struct LaunchPlan {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
+    pub session_keyring: Option<String>,
+    pub lsm: LsmPlan,
     /// Capabilities, rlimits, scheduling and the like of the process.
     pub attrs: ProcessAttrs,
     /// `linux.sysctl`, checked against the namespaces, sorted by name.
@@ -104,9 +106,21 @@ pub struct LaunchPlan {
 }
 
 /// Options of `create` that shape the plan.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     pub no_pivot: bool,
+    /// Socket-activation fds handed on to the container (`LISTEN_FDS`).
+    pub listen_fds: u32,
+    /// The session keyring to join (`_ses.<id>`), unless `--no-new-keyring`.
+    pub session_keyring: Option<String>,
+}
+
+/// Linux security module labels, applied when the host has the LSM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LsmPlan {
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
+    pub mount_label: Option<String>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -260,7 +274,7 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
     Ok(devices)
 }
 
-fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
+fn plan_process(spec: &Spec, listen_fds: u32) -> Result<ProcessPlan, PlanError> {
     let process =
         spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
     let args = process.args().clone().unwrap_or_default();
@@ -268,9 +282,17 @@ fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
         return Err(PlanError::new("process.args", "must name the program to run"));
     }
     let user = process.user();
+    let mut env = process.env().clone().unwrap_or_default();
+    if listen_fds > 0 {
+        // Socket activation: the fds are the container's from 3 on, and its
+        // init is the process they are meant for.
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={listen_fds}"));
+        env.push("LISTEN_PID=1".to_owned());
+    }
     Ok(ProcessPlan {
         args,
-        env: process.env().clone().unwrap_or_default(),
+        env,
         cwd: process.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),
@@ -342,7 +364,21 @@ pub fn plan(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
         )?,
-        process: plan_process(spec)?,
+        process: plan_process(spec, opts.listen_fds)?,
+        session_keyring: opts.session_keyring,
+        lsm: LsmPlan {
+            apparmor_profile: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.apparmor_profile().clone())
+                .filter(|s| !s.is_empty()),
+            selinux_label: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.selinux_label().clone())
+                .filter(|s| !s.is_empty()),
+            mount_label: linux.and_then(|l| l.mount_label().clone()).filter(|s| !s.is_empty()),
+        },
         attrs: attrs::plan_attrs(spec)?,
         sysctls,
     })
@@ -439,6 +475,15 @@ mod tests {
             serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0]"), "{e}");
+    }
+
+    #[test]
+    fn listen_fds_reach_the_environment() {
+        let mut v = base();
+        v["process"]["env"] = serde_json::json!(["A=b", "LISTEN_FDS=9"]);
+        let opts = PlanOptions { listen_fds: 2, ..Default::default() };
+        let p = plan(&spec(v), Path::new("/b"), Path::new("/b/rootfs"), opts).unwrap();
+        assert_eq!(p.process.env, vec!["A=b", "LISTEN_FDS=2", "LISTEN_PID=1"]);
     }
 
     #[test]

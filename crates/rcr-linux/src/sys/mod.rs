@@ -192,3 +192,16 @@ pub fn kill_raw(pid: Pid, signal: i32) -> nix::Result<()> {
     // SAFETY: plain syscall with integer arguments.
     nix::Error::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
 }
+
+/// Joins a new session keyring named `name` (keyctl(2)
+/// `KEYCTL_JOIN_SESSION_KEYRING`), so the container does not share the
+/// caller's keys.
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: the name is a valid NUL-terminated string for the call's duration.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
