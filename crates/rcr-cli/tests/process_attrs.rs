@@ -6,42 +6,40 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 
-use rcr_testkit::{probe_report, require_busybox, require_root, skip, Bundle, Rcr};
+use common::*;
+use rcr_testkit::{require_busybox, skip};
 use serde_json::{json, Value};
 
 fn ready(test: &str) -> bool {
     require_root(test) && require_busybox(test)
 }
 
-fn rcr() -> Rcr {
-    Rcr::new(env!("CARGO_BIN_EXE_rcr"))
-}
-
 /// Runs the bundle in the foreground; returns the probe's report and stderr.
 fn run(bundle: &Bundle) -> (Value, String) {
     let rcr = rcr();
     let id = Rcr::unique_id("attrs");
-    let out = rcr.run(&["run", "--bundle", bundle.path_str(), &id]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "rcr run failed ({}):\n{stdout}\n{stderr}", out.status);
-    (probe_report(&stdout), stderr)
+    let out = capture(&rcr, &["run", "--bundle", bundle.path_str(), &id]);
+    assert!(out.status.success(), "rcr run failed {}", out.describe());
+    (probe_report(&out.stdout()), out.stderr())
 }
 
 fn report(bundle: &Bundle) -> Value {
     run(bundle).0
 }
 
-/// `rcr run` must fail before anything exists; returns its stderr.
+/// `rcr run` must fail and leave nothing behind; returns its stderr.
 fn refused(bundle: &Bundle) -> String {
     let rcr = rcr();
     let id = Rcr::unique_id("attrs");
-    let stderr = rcr.fail(&["run", "--bundle", bundle.path_str(), &id]);
-    assert_eq!(rcr.ok(&["list", "-q"]), "", "a refused container was left behind");
-    stderr
+    let out = capture(&rcr, &["run", "--bundle", bundle.path_str(), &id]);
+    assert!(!out.status.success(), "rcr run unexpectedly succeeded {}", out.describe());
+    assert_no_leftovers(&rcr, &id);
+    out.stderr()
 }
 
 fn names(v: &Value) -> BTreeSet<String> {
