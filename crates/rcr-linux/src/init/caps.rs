@@ -1,11 +1,12 @@
 //! The container process's capabilities, installed around the switch to
 //! the container user in three moves:
 //!
-//! 1. [`limit`], while the init still holds every capability: decide what
+//! 1. [`limit`], while the init still holds all its capabilities: decide what
 //!    can be granted, cut the bounding set (dropping needs `CAP_SETPCAP`)
 //!    and set `PR_SET_KEEPCAPS`, so that setresuid(2) to a non-root user
 //!    keeps the permitted set instead of clearing it;
-//! 2. the user switch (`process::identity`), which clears the effective set;
+//! 2. the user switch (`process::identity`), which clears the effective set
+//!    of a non-root user;
 //! 3. [`install`]: clear KEEPCAPS, set effective, permitted and inheritable
 //!    with one capset(2), then raise the ambient set, which the kernel only
 //!    allows for capabilities both permitted and inheritable.
@@ -13,8 +14,14 @@
 //! runtime-spec asks for a warning, not a failure, for capabilities that
 //! cannot be granted: unknown to the running kernel (newer than its
 //! `cap_last_cap`), not held by the runtime itself, or impossible given the
-//! other sets (effective outside permitted, ambient outside permitted and
-//! inheritable). Those are left out with one warning per set.
+//! other sets (effective outside permitted, inheritable outside bounding,
+//! ambient outside permitted and inheritable). Those are left out with one
+//! warning per set and reason.
+//!
+//! No securebits are set (as runc): the exec that follows applies the
+//! kernel's root rule, so a root process ends up with the bounding and
+//! inheritable sets as permitted and effective, while a non-root one keeps
+//! only its ambient set.
 
 use super::InitResult;
 use crate::plan::{capability_names, CapabilitySets};
