@@ -2,7 +2,7 @@
 //!
 //! These are fallbacks for when `/proc` is not mounted in the container.
 
-use std::ffi::{c_int, c_ulong};
+use std::ffi::{c_int, c_long, c_ulong};
 
 const PR_GET_NO_NEW_PRIVS: c_int = 39;
 
@@ -16,6 +16,7 @@ unsafe extern "C" {
     safe fn umask(mask: u32) -> u32;
     fn getgroups(size: c_int, list: *mut u32) -> c_int;
     fn prctl(option: c_int, ...) -> c_int;
+    fn syscall(number: c_long, ...) -> c_long;
 }
 
 /// Real and effective user and group ids: `(uid, euid, gid, egid)`.
@@ -55,4 +56,18 @@ pub fn no_new_privs() -> Option<bool> {
     // SAFETY: PR_GET_NO_NEW_PRIVS reads no memory and only returns a value.
     let ret = unsafe { prctl(PR_GET_NO_NEW_PRIVS, zero, zero, zero, zero) };
     (ret >= 0).then_some(ret == 1)
+}
+
+/// Makes syscall `number` with six argument registers set (unused ones
+/// still reach a seccomp filter); returns the result or the errno.
+pub fn raw_syscall(number: i64, args: [u64; 6]) -> Result<i64, i32> {
+    // SAFETY: the caller picks the syscall; the probe only runs inside test
+    // containers, and tests pass numbers whose arguments are not pointers
+    // (or null ones).
+    let ret = unsafe { syscall(number, args[0], args[1], args[2], args[3], args[4], args[5]) };
+    if ret == -1 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ok(ret)
+    }
 }

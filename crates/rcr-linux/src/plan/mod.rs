@@ -6,6 +6,7 @@
 //! unit test can reach it and the error still names the spec field.
 
 mod mounts;
+mod seccomp;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,10 @@ use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
 pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
+pub use seccomp::{
+    plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
+    SeccompPlan, SyscallRule,
+};
 
 /// A spec the Linux backend cannot run, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +95,7 @@ pub struct LaunchPlan {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
+    pub seccomp: Option<SeccompPlan>,
 }
 
 /// Options of `create` that shape the plan.
@@ -312,6 +318,7 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Res
             "linux.readonlyPaths",
         )?,
         process: plan_process(spec)?,
+        seccomp: linux.and_then(|l| l.seccomp().as_ref()).map(plan_seccomp).transpose()?,
     })
 }
 
