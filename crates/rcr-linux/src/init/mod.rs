@@ -168,6 +168,15 @@ fn wait_for_start(ctx: &InitContext, fifo: &OwnedFd) -> InitResult<()> {
         other => other,
     }
     .map_err(|e| InitError::errno("open exec fifo", e))?;
+    // The container's /proc is whatever its config and image made it: a
+    // fake one must not let the init run without waiting for start.
+    let same = |a: &OwnedFd, b: &OwnedFd| -> nix::Result<bool> {
+        let (a, b) = (nix::sys::stat::fstat(a.as_raw_fd())?, nix::sys::stat::fstat(b.as_raw_fd())?);
+        Ok((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
+    };
+    if !same(fifo, &fd).map_err(|e| InitError::errno("check exec fifo", e))? {
+        return Err(InitError::msg(format!("{reopen} is not the exec fifo")));
+    }
     let mut fifo = std::fs::File::from(fd);
     fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
 }
