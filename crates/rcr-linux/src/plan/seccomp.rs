@@ -184,33 +184,25 @@ fn action(
             }
         }
     };
-    let takes_no_errno = |name: &str| match errno_ret {
-        None => Ok(()),
+    let without_errno = |a: SeccompAction| match errno_ret {
+        None => Ok(a),
         Some(_) => Err(PlanError::new(
             errno_field,
-            format!("{name} returns no errno; only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one"),
+            format!("{action} returns no errno; only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one"),
         )),
     };
-    Ok(match action {
-        LinuxSeccompAction::ScmpActErrno => SeccompAction::Errno(errno(MAX_ERRNO)?),
-        LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace(errno(u32::from(u16::MAX))?),
-        other => {
-            takes_no_errno(&other.to_string())?;
-            match other {
-                LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-                    SeccompAction::KillThread
-                }
-                LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
-                LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
-                LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
-                LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
-                LinuxSeccompAction::ScmpActNotify => SeccompAction::Notify,
-                LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace => {
-                    unreachable!("handled above")
-                }
-            }
+    match action {
+        LinuxSeccompAction::ScmpActErrno => Ok(SeccompAction::Errno(errno(MAX_ERRNO)?)),
+        LinuxSeccompAction::ScmpActTrace => Ok(SeccompAction::Trace(errno(u32::from(u16::MAX))?)),
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            without_errno(SeccompAction::KillThread)
         }
-    })
+        LinuxSeccompAction::ScmpActKillProcess => without_errno(SeccompAction::KillProcess),
+        LinuxSeccompAction::ScmpActTrap => without_errno(SeccompAction::Trap),
+        LinuxSeccompAction::ScmpActAllow => without_errno(SeccompAction::Allow),
+        LinuxSeccompAction::ScmpActLog => without_errno(SeccompAction::Log),
+        LinuxSeccompAction::ScmpActNotify => without_errno(SeccompAction::Notify),
+    }
 }
 
 fn compare_op(op: LinuxSeccompOperator) -> CompareOp {
@@ -280,8 +272,8 @@ fn rules_of(
             return Err(PlanError::new(
                 format!("{field}.names[{j}]"),
                 format!(
-                    "SCMP_ACT_NOTIFY cannot be used for {FD_PASSING_SYSCALL}: the runtime passes \
-                     the notify fd to the agent with it after the filter is loaded"
+                    "SCMP_ACT_NOTIFY cannot be used for {FD_PASSING_SYSCALL}: the container's \
+                     init passes the notify fd to the runtime with it once the filter is loaded"
                 ),
             ));
         }
