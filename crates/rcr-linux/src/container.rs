@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::init::CgroupView;
 use crate::plan::{self, PlanOptions};
+use crate::seccomp_agent::AgentTarget;
 use crate::spawn::{self, SpawnRequest};
 use crate::{proc, sys};
 
@@ -98,6 +99,17 @@ fn wait_gone(pidfd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
     }
 }
 
+fn seccomp_agent(req: &CreateRequest<'_>, plan: &plan::LaunchPlan) -> Option<AgentTarget> {
+    let listener = plan.seccomp.as_ref()?.listener.clone()?;
+    let annotations = req.bundle.spec.annotations().clone().unwrap_or_default();
+    Some(AgentTarget {
+        listener,
+        id: req.id.to_owned(),
+        bundle: req.bundle.dir.clone(),
+        annotations: annotations.into_iter().collect(),
+    })
+}
+
 impl Platform for Linux {
     fn create(
         &self,
@@ -128,6 +140,14 @@ impl Platform for Linux {
                 fchmodat(None, &fifo, mode, FchmodatFlags::FollowSymlink)
             })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
+        // Past the umask: an init that switched to another user writes it.
+        nix::sys::stat::fchmodat(
+            None,
+            &fifo,
+            nix::sys::stat::Mode::from_bits_truncate(0o622),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
@@ -138,6 +158,7 @@ impl Platform for Linux {
                 close_in_child: vec![req.lock_fd],
                 cgroups: view,
                 preserve_fds: req.options.listen_fds + req.options.preserve_fds,
+                seccomp_agent: seccomp_agent(req, &plan),
             },
             &mut |s| {
                 cgroup.add_pid(s.pid)?;

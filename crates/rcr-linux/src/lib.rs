@@ -3,6 +3,7 @@
 //! - [`plan`]: spec to [`plan::LaunchPlan`], pure;
 //! - [`proto`]: the typed parent/init protocol;
 //! - [`spawn`]: the parent side of `create` and `start`;
+//! - [`seccomp_agent`]: handing a seccomp notify fd to its agent;
 //! - [`init`]: the container init's step list;
 //! - [`sys`]: the only home of raw syscalls.
 
@@ -14,6 +15,7 @@ pub mod lsm;
 pub mod plan;
 pub mod proc;
 pub mod proto;
+pub mod seccomp_agent;
 pub mod spawn;
 pub mod sys;
 

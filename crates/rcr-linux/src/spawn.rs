@@ -4,7 +4,7 @@
 //! On any failure the init is killed and reaped before the error returns, so
 //! the caller only has to undo what it did itself (cgroup, state directory).
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use crate::init::{self, CgroupView, InitContext};
 use crate::plan::LaunchPlan;
 use crate::proto::{self, FromInit, InitError, Level, ToInit};
+use crate::seccomp_agent::{AgentError, AgentTarget};
 use crate::{proc, sys};
 
 /// Failures while starting the init.
@@ -40,6 +41,8 @@ pub enum SpawnError {
     Protocol(String),
     #[error("{0}")]
     Placement(Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    SeccompAgent(#[from] AgentError),
 }
 
 /// What the parent needs to know about the init.
@@ -59,6 +62,8 @@ pub struct SpawnRequest<'a> {
     pub close_in_child: Vec<RawFd>,
     pub cgroups: CgroupView,
     pub preserve_fds: u32,
+    /// Where the seccomp notify fd goes, when the filter has notify rules.
+    pub seccomp_agent: Option<AgentTarget>,
 }
 
 fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
@@ -159,20 +164,40 @@ pub fn spawn(
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)));
     }
+    let mut awaiting_notify_fd = req.seccomp_agent.is_some();
     loop {
-        match parent.recv::<FromInit>() {
-            Ok(Some(FromInit::Log { level, message })) => match level {
+        let (msg, fd) = match parent.recv_with_fd::<FromInit>() {
+            Ok(Some(received)) => received,
+            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
+            Err(e) => return Err(fail(SpawnError::Protocol(e.to_string()))),
+        };
+        match (msg, fd) {
+            (FromInit::SeccompNotify, Some(fd)) if awaiting_notify_fd => {
+                awaiting_notify_fd = false;
+                let agent = req.seccomp_agent.as_ref().expect("awaited only with an agent");
+                agent.send(pid, fd.as_fd()).map_err(|e| fail(e.into()))?;
+            }
+            (msg, Some(_)) => {
+                return Err(fail(SpawnError::Protocol(format!("unexpected fd with {msg:?}"))));
+            }
+            (FromInit::SeccompNotify, None) => {
+                return Err(fail(SpawnError::Protocol("seccomp notify without an fd".into())));
+            }
+            (FromInit::Log { level, message }, None) => match level {
                 Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
                 Level::Info => tracing::info!(target: "rcr::init", "{message}"),
                 Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
             },
-            Ok(Some(FromInit::Ready)) => return Ok(spawned),
-            Ok(Some(FromInit::Failed(e))) => {
+            (FromInit::Ready, None) if awaiting_notify_fd => {
+                return Err(fail(SpawnError::Protocol(
+                    "ready before passing the seccomp notify fd".into(),
+                )));
+            }
+            (FromInit::Ready, None) => return Ok(spawned),
+            (FromInit::Failed(e), None) => {
                 kill_and_reap(pid);
                 return Err(SpawnError::Init(e));
             }
-            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
-            Err(e) => return Err(fail(SpawnError::Protocol(e.to_string()))),
         }
     }
 }

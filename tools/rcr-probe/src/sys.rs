@@ -114,3 +114,17 @@ pub fn io_priority() -> Option<(u32, u32)> {
 pub fn io_priority() -> Option<(u32, u32)> {
     None
 }
+
+/// Makes syscall `number` with six argument registers set (unused ones
+/// still reach a seccomp filter); returns the result or the errno.
+pub fn raw_syscall(number: i64, args: [u64; 6]) -> Result<i64, i32> {
+    // SAFETY: the caller picks the syscall; the probe only runs inside test
+    // containers, and tests pass numbers whose arguments are not pointers
+    // (or null ones).
+    let ret = unsafe { syscall(number, args[0], args[1], args[2], args[3], args[4], args[5]) };
+    if ret == -1 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ok(ret)
+    }
+}

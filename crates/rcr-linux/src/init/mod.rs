@@ -8,17 +8,18 @@ mod caps;
 mod fs;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 
 use std::convert::Infallible;
 use std::ffi::CStr;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
-use crate::plan::LaunchPlan;
+use crate::plan::{LaunchPlan, LoadPoint};
 use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
 pub use rootfs::CgroupView;
@@ -91,6 +92,14 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     let warn = |m: String| ctx.chan.log(Level::Warn, m);
     step(ctx, "process attributes", || attrs::apply(&plan.attrs, &warn))?;
     let caps = step(ctx, "bounding set", || caps::limit(&plan.attrs.capabilities, &warn))?;
+    // Labels are written through /proc while still privileged, as runc does.
+    step(ctx, "security labels", || crate::lsm::apply(&plan.lsm))?;
+    // Before any seccomp load: profiles need not allow close_range.
+    step(ctx, "close fds", || close_fds(ctx.preserve_fds))?;
+    let mut filter = step(ctx, "build seccomp filter", || seccomp::build(plan, &ctx.chan))?;
+    // The state directory is root's alone: reach the fifo while still root.
+    let fifo = step(ctx, "find exec fifo", || find_fifo(ctx))?;
+    seccomp::load_at(&mut filter, LoadPoint::BeforeIdentity, &ctx.chan)?;
     step(ctx, "user and groups", || process::identity(&plan.process))?;
     step(ctx, "capabilities", || caps::install(&caps, &warn))?;
     let umask = plan.process.umask.unwrap_or(0o022);
@@ -98,11 +107,15 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     step(ctx, "cwd", || process::enter_cwd(&plan.process.cwd))?;
     let program = step(ctx, "find program", || process::find_program(&plan.process))?;
     let exec = process::prepare_exec(&plan.process, &program)?;
-    step(ctx, "security labels", || crate::lsm::apply(&plan.lsm))?;
-    step(ctx, "close fds", || close_fds(ctx.preserve_fds))?;
+    seccomp::load_at(&mut filter, LoadPoint::BeforeReady, &ctx.chan)?;
     ctx.chan.send(&FromInit::Ready).map_err(|e| InitError::io("report ready", &e))?;
-    wait_for_start(ctx)?;
+    wait_for_start(ctx, &fifo)?;
     sys::reset_signals();
+    if let Err(e) = seccomp::load_at(&mut filter, LoadPoint::BeforeExec, &ctx.chan) {
+        // Past Ready nobody reads the socket; stderr is all that is left.
+        let _ = writeln!(std::io::stderr(), "rcr: {e}");
+        sys::exit_now(1)
+    }
     let err = sys::execve(&exec.path, &exec.args, &exec.env);
     // Past Ready nobody reads the socket; stderr is all that is left.
     let _ = writeln!(std::io::stderr(), "rcr: exec {}: {}", path_str(&exec.path), err.desc());
@@ -168,15 +181,33 @@ fn close_fds(preserve: u32) -> InitResult<()> {
     Ok(())
 }
 
+fn find_fifo(ctx: &InitContext) -> InitResult<OwnedFd> {
+    sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_PATH, Mode::empty())
+        .map_err(|e| InitError::errno("open exec fifo", e))
+}
+
 /// Blocks until `start` opens the fifo's read side, then tells it we go.
-fn wait_for_start(ctx: &InitContext) -> InitResult<()> {
-    let fd = sys::openat(
-        ctx.state_dir.as_fd(),
-        rcr_core::store::EXEC_FIFO,
-        OFlag::O_WRONLY,
-        Mode::empty(),
-    )
+/// The fifo is reopened through `/proc/self/fd`, which checks only its own
+/// mode (0622), so a non-root process user gets there too; without a
+/// /proc in the container, only root can, through the state directory.
+fn wait_for_start(ctx: &InitContext, fifo: &OwnedFd) -> InitResult<()> {
+    let reopen = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let fd = match sys::open(std::path::Path::new(&reopen), OFlag::O_WRONLY, Mode::empty()) {
+        Err(nix::Error::ENOENT) => {
+            sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_WRONLY, Mode::empty())
+        }
+        other => other,
+    }
     .map_err(|e| InitError::errno("open exec fifo", e))?;
+    // The container's /proc is whatever its config and image made it: a
+    // fake one must not let the init run without waiting for start.
+    let same = |a: &OwnedFd, b: &OwnedFd| -> nix::Result<bool> {
+        let (a, b) = (nix::sys::stat::fstat(a.as_raw_fd())?, nix::sys::stat::fstat(b.as_raw_fd())?);
+        Ok((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
+    };
+    if !same(fifo, &fd).map_err(|e| InitError::errno("check exec fifo", e))? {
+        return Err(InitError::msg(format!("{reopen} is not the exec fifo")));
+    }
     let mut fifo = std::fs::File::from(fd);
     fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
 }

@@ -8,6 +8,7 @@
 mod attrs;
 mod mounts;
 mod sysctl;
+mod seccomp;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,10 @@ pub use attrs::{
 };
 pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
 pub use sysctl::Sysctl;
+pub use seccomp::{
+    plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
+    SeccompPlan, SyscallRule,
+};
 
 /// A spec the Linux backend cannot run, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +108,7 @@ pub struct LaunchPlan {
     pub attrs: ProcessAttrs,
     /// `linux.sysctl`, checked against the namespaces, sorted by name.
     pub sysctls: Vec<Sysctl>,
+    pub seccomp: Option<SeccompPlan>,
 }
 
 /// Options of `create` that shape the plan.
@@ -381,6 +387,7 @@ pub fn plan(
         },
         attrs: attrs::plan_attrs(spec)?,
         sysctls,
+        seccomp: linux.and_then(|l| l.seccomp().as_ref()).map(plan_seccomp).transpose()?,
     })
 }
 

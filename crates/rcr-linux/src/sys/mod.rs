@@ -205,3 +205,78 @@ pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Sends `bytes` in one `sendmsg(2)` with `fd` attached as `SCM_RIGHTS`;
+/// returns how many bytes went out (a stream socket may take fewer).
+pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [io::IoSlice::new(bytes)];
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    loop {
+        match sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(n) => return Ok(n),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Receives one message into `buf` with `recvmsg(2)`, taking ownership of
+/// the fds that came with it (close-on-exec); returns the byte count and
+/// the fds.
+pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = loop {
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => break msg,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(raw) = cmsg {
+            // The kernel installed these in our fd table for this message
+            // alone: they are ours to own and close.
+            fds.extend(raw.into_iter().map(owned));
+        }
+    }
+    Ok((msg.bytes, fds))
+}
+
+/// Takes ownership of the notify listener fd libseccomp reports after
+/// loading a filter with notify rules.
+pub fn adopt_seccomp_notify_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: libseccomp got this fd from seccomp(2) when it loaded the
+    // filter and only hands it out; it never closes it itself (only a
+    // global seccomp_reset would, which rcr never calls), so it has exactly
+    // one owner from here on.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Raw primitives the unit tests need to run code under a real filter.
+#[cfg(test)]
+pub mod testing {
+    /// fork(2) through glibc, whose fork handlers keep malloc usable in the
+    /// child even though the test harness runs other threads.
+    pub fn fork() -> nix::unistd::ForkResult {
+        // SAFETY: the children of the tests only load a filter, make raw
+        // syscalls, write to a pipe and _exit.
+        unsafe { nix::unistd::fork() }.expect("fork")
+    }
+
+    /// getppid(2) with six argument registers set: the syscall ignores them,
+    /// a seccomp filter sees them.
+    pub fn getppid_with(args: [u64; 6]) -> i64 {
+        // SAFETY: getppid reads no memory, whatever its argument registers hold.
+        unsafe { libc::syscall(libc::SYS_getppid, args[0], args[1], args[2], args[3], args[4], args[5]) }
+    }
+}
