@@ -1,6 +1,8 @@
 //! The Linux implementation of the lifecycle seam: plans, cgroups, the init,
 //! signals, and cleanup from any partial state.
 
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,10 +13,11 @@ use rcr_core::state::{ContainerState, Liveness};
 use rcr_core::store::EXEC_FIFO;
 use serde::{Deserialize, Serialize};
 
+use crate::console::{self, ConsoleError};
 use crate::init::CgroupView;
-use crate::plan::{self, PlanOptions};
+use crate::plan::{self, LaunchPlan, PlanOptions};
 use crate::spawn::{self, SpawnRequest};
-use crate::{proc, sys};
+use crate::{proc, sys, terminal};
 
 /// How long `delete` waits for a killed init to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -55,7 +58,46 @@ pub enum ProcessError {
 
 /// The Linux backend.
 #[derive(Debug, Default)]
-pub struct Linux;
+pub struct Linux {
+    /// Set by `prepare_foreground`: this process will wait for the
+    /// container, so a terminal comes here rather than to a console socket.
+    foreground: RefCell<Option<ForegroundConsole>>,
+}
+
+/// The console socket pair of a foreground `run`, from `prepare_foreground`
+/// to `wait_foreground`.
+#[derive(Debug)]
+struct ForegroundConsole {
+    receiver: OwnedFd,
+    /// The init's end, until `create` hands it over (the container has a
+    /// terminal).
+    sender: Option<OwnedFd>,
+    /// The terminal's master, received once the init is set up.
+    master: Option<OwnedFd>,
+}
+
+impl Linux {
+    /// Where the init sends its terminal: a connection to `--console-socket`
+    /// or this process's own pair; checked as runc does.
+    fn console_for(
+        &self,
+        plan: &LaunchPlan,
+        socket: Option<&Path>,
+    ) -> Result<Option<OwnedFd>, ConsoleError> {
+        match (plan.process.terminal, socket) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(ConsoleError::NotTerminal),
+            (true, Some(path)) => console::connect(path).map(Some),
+            (true, None) => self
+                .foreground
+                .borrow_mut()
+                .as_mut()
+                .and_then(|f| f.sender.take())
+                .map(Some)
+                .ok_or(ConsoleError::NoSocket),
+        }
+    }
+}
 
 fn cgroup_view(cgroup: &Cgroup) -> CgroupView {
     match cgroup.container_mounts() {
@@ -106,6 +148,7 @@ impl Platform for Linux {
     ) -> Result<Progress, BoxError> {
         let opts = PlanOptions { no_pivot: req.options.no_pivot };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
+        let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
         let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
@@ -119,19 +162,35 @@ impl Platform for Linux {
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
+        let mut close_in_child = vec![req.lock_fd];
+        if let Some(f) = self.foreground.borrow().as_ref() {
+            close_in_child.push(f.receiver.as_raw_fd());
+        }
         let spawned = spawn::spawn(
             SpawnRequest {
                 plan: &plan,
                 state_dir: req.state_dir,
-                close_in_child: vec![req.lock_fd],
+                close_in_child,
                 cgroups: view,
                 preserve_fds: req.options.preserve_fds,
+                console,
             },
             &mut |s| {
                 cgroup.add_pid(s.pid)?;
-                record(&Progress { init: Some((s.pid.as_raw(), s.start_time)), platform: platform.clone() })
+                record(&Progress {
+                    init: Some((s.pid.as_raw(), s.start_time)),
+                    platform: platform.clone(),
+                })
             },
         )?;
+        // The init took our pair's sending end: its terminal was sent before
+        // Ready, so it is already queued. Taken now, the pty has the
+        // caller's size before the process starts.
+        if let Some(f) = self.foreground.borrow_mut().as_mut().filter(|f| f.sender.is_none()) {
+            let master = console::recv_master(&f.receiver)?;
+            terminal::resize_from_caller(std::os::fd::AsFd::as_fd(&master));
+            f.master = Some(master);
+        }
         Ok(Progress { init: Some((spawned.pid.as_raw(), spawned.start_time)), platform })
     }
 
@@ -163,7 +222,12 @@ impl Platform for Linux {
                 for pid in cgroup.pids()? {
                     if let Err(e) = sys::kill_raw(pid, signal) {
                         if e != nix::Error::ESRCH {
-                            return Err(ProcessError::Signal { pid: pid.as_raw(), signal, source: e.into() }.into());
+                            return Err(ProcessError::Signal {
+                                pid: pid.as_raw(),
+                                signal,
+                                source: e.into(),
+                            }
+                            .into());
                         }
                     }
                 }
@@ -181,7 +245,11 @@ impl Platform for Linux {
         if let Some((pid, fd)) = init_pidfd(state) {
             let _ = sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
             if !wait_gone(&fd, KILL_WAIT) {
-                return Err(ProcessError::StillAlive { pid: pid.as_raw(), secs: KILL_WAIT.as_secs() }.into());
+                return Err(ProcessError::StillAlive {
+                    pid: pid.as_raw(),
+                    secs: KILL_WAIT.as_secs(),
+                }
+                .into());
             }
         }
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {
@@ -192,11 +260,15 @@ impl Platform for Linux {
 
     fn prepare_foreground(&self) -> Result<(), BoxError> {
         crate::foreground::block_signals()?;
+        let (receiver, sender) = console::pair()?;
+        *self.foreground.borrow_mut() =
+            Some(ForegroundConsole { receiver, sender: Some(sender), master: None });
         Ok(())
     }
 
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError> {
         let pid = state.pid.ok_or_else(|| ProcessError::NotRunning(state.id.clone()))?;
-        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid))?)
+        let master = self.foreground.borrow_mut().take().and_then(|f| f.master);
+        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid), master)?)
     }
 }

@@ -6,6 +6,7 @@
 mod fs;
 pub mod process;
 pub mod rootfs;
+mod tty;
 
 use std::convert::Infallible;
 use std::ffi::CStr;
@@ -36,11 +37,14 @@ pub struct InitContext {
     pub cgroups: CgroupView,
     /// How many fds from 3 on the container inherits (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// The connected console socket the terminal's master goes to; set
+    /// exactly when `process.terminal` is.
+    pub console: Option<OwnedFd>,
 }
 
 /// Runs the init; never returns.
-pub fn main(plan: &LaunchPlan, ctx: InitContext) -> ! {
-    match run(plan, &ctx) {
+pub fn main(plan: &LaunchPlan, mut ctx: InitContext) -> ! {
+    match run(plan, &mut ctx) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = ctx.chan.send(&FromInit::Failed(e));
@@ -54,7 +58,7 @@ fn step<T>(ctx: &InitContext, name: &str, f: impl FnOnce() -> InitResult<T>) -> 
     f()
 }
 
-fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
+fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     let _ = nix::sys::prctl::set_name(c"rcr:[init]");
     // Device nodes and mount points get exactly the modes asked for; the
     // process's own umask is set just before exec.
@@ -75,6 +79,8 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
     step(ctx, "pivot_root", || rootfs::pivot(plan))?;
+    let console = ctx.console.take();
+    step(ctx, "session and terminal", || tty::setup(&plan.process, console))?;
     step(ctx, "masked and read-only paths", || rootfs::finish(plan))?;
     step(ctx, "no_new_privs", || no_new_privs(plan))?;
     step(ctx, "user and groups", || process::identity(&plan.process))?;
@@ -107,7 +113,8 @@ fn join_namespaces(ctx: &InitContext) -> InitResult<()> {
 
 fn hostname(plan: &LaunchPlan) -> InitResult<()> {
     if let Some(h) = &plan.hostname {
-        nix::unistd::sethostname(h).map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
+        nix::unistd::sethostname(h)
+            .map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
     }
     if let Some(d) = &plan.domainname {
         sys::setdomainname(d).map_err(|e| InitError::errno(format!("set domainname {d:?}"), e))?;
@@ -140,8 +147,13 @@ fn close_fds(preserve: u32) -> InitResult<()> {
 
 /// Blocks until `start` opens the fifo's read side, then tells it we go.
 fn wait_for_start(ctx: &InitContext) -> InitResult<()> {
-    let fd = sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_WRONLY, Mode::empty())
-        .map_err(|e| InitError::errno("open exec fifo", e))?;
+    let fd = sys::openat(
+        ctx.state_dir.as_fd(),
+        rcr_core::store::EXEC_FIFO,
+        OFlag::O_WRONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| InitError::errno("open exec fifo", e))?;
     let mut fifo = std::fs::File::from(fd);
     fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
 }

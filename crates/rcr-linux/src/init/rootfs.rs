@@ -96,8 +96,10 @@ pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitR
     let ctx = || describe(m);
     let bind_file = matches!(m.kind, MountKind::Bind { .. })
         && m.source.as_deref().is_some_and(|s| std::fs::metadata(s).is_ok_and(|md| !md.is_dir()));
-    let target = if bind_file { touch(root, &m.destination) } else { mkdir_all(root, &m.destination) };
-    let target = target.map_err(|e| InitError::errno(format!("{}: create mount point", ctx()), e))?;
+    let target =
+        if bind_file { touch(root, &m.destination) } else { mkdir_all(root, &m.destination) };
+    let target =
+        target.map_err(|e| InitError::errno(format!("{}: create mount point", ctx()), e))?;
     let target_path = fd_path(&target);
     match m.kind {
         MountKind::Bind { recursive } => {
@@ -115,7 +117,8 @@ pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitR
                 }
             })?;
             if m.needs_remount() {
-                let fresh = open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
+                let fresh =
+                    open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
                 let flags = MsFlags::MS_BIND
                     | MsFlags::MS_REMOUNT
                     | (m.flags & !MsFlags::MS_REC)
@@ -160,13 +163,20 @@ fn mount_cgroup(root: &OwnedFd, m: &MountPlan, view: &CgroupView) -> InitResult<
         CgroupView::V2(host) => bind(&m.destination, host),
         CgroupView::V1(hierarchies) => {
             let fd = mkdir_all(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
-            do_mount(Some(Path::new("tmpfs")), &fd_path(&fd), Some("tmpfs"), base, Some("mode=755"))
-                .map_err(|e| InitError::errno(ctx(), e))?;
+            do_mount(
+                Some(Path::new("tmpfs")),
+                &fd_path(&fd),
+                Some("tmpfs"),
+                base,
+                Some("mode=755"),
+            )
+            .map_err(|e| InitError::errno(ctx(), e))?;
             for (name, host) in hierarchies {
                 bind(&m.destination.join(name), host)?;
             }
             if m.flags.contains(MsFlags::MS_RDONLY) {
-                let fresh = open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
+                let fresh =
+                    open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
                 let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base;
                 do_mount(None, &fd_path(&fresh), Some("tmpfs"), flags, Some("mode=755"))
                     .map_err(|e| InitError::errno(format!("{}: remount read-only", ctx()), e))?;
@@ -183,14 +193,24 @@ pub fn devices(root: &OwnedFd, devices: &[DevicePlan]) -> InitResult<()> {
         let (parent, name) = split(&d.path);
         let dir = mkdir_all(root, &parent).map_err(|e| InitError::errno(ctx(), e))?;
         // A bound-in or image-provided node is replaced by the one asked for.
-        match nix::unistd::unlinkat(Some(dir.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        match nix::unistd::unlinkat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        ) {
             Ok(()) | Err(nix::Error::ENOENT) => {}
             Err(e) => return Err(InitError::errno(ctx(), e)),
         }
         let dev = nix::sys::stat::makedev(d.major, d.minor);
         let kind: SFlag = d.kind;
-        nix::sys::stat::mknodat(Some(dir.as_raw_fd()), name, kind, Mode::from_bits_truncate(d.mode), dev)
-            .map_err(|e| InitError::errno(ctx(), e))?;
+        nix::sys::stat::mknodat(
+            Some(dir.as_raw_fd()),
+            name,
+            kind,
+            Mode::from_bits_truncate(d.mode),
+            dev,
+        )
+        .map_err(|e| InitError::errno(ctx(), e))?;
         nix::unistd::fchownat(
             Some(dir.as_raw_fd()),
             name,
@@ -239,13 +259,15 @@ pub fn pivot(plan: &LaunchPlan) -> InitResult<()> {
     }
     let old_root = open_dir(Path::new("/"))?;
     let new_root = open_dir(&plan.rootfs)?;
-    nix::unistd::fchdir(new_root.as_raw_fd()).map_err(|e| InitError::errno("chdir to rootfs", e))?;
+    nix::unistd::fchdir(new_root.as_raw_fd())
+        .map_err(|e| InitError::errno("chdir to rootfs", e))?;
     // pivot_root(".", ".") stacks the old root on top of the new one, so no
     // directory for it is needed inside the image (which may be read-only).
     nix::unistd::pivot_root(".", ".").map_err(|e| {
         InitError::errno("pivot_root", e).with_hint("use --no-pivot if the rootfs is on a ramfs")
     })?;
-    nix::unistd::fchdir(old_root.as_raw_fd()).map_err(|e| InitError::errno("chdir to old root", e))?;
+    nix::unistd::fchdir(old_root.as_raw_fd())
+        .map_err(|e| InitError::errno("chdir to old root", e))?;
     do_mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
         .map_err(|e| InitError::errno("make old root a slave", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| InitError::errno("unmount old root", e))?;

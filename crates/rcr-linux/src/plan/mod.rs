@@ -71,6 +71,10 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: Option<u32>,
     pub no_new_privileges: bool,
+    /// Whether the process gets a pty of its own as stdin, stdout and stderr.
+    pub terminal: bool,
+    /// The pty's initial window size, `(rows, columns)`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Everything the init does, in the order it does it.
@@ -185,18 +189,25 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
 
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn default_devices() -> Vec<DevicePlan> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DevicePlan {
-            path: Path::new("/dev").join(name),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DevicePlan {
+        path: Path::new("/dev").join(name),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
@@ -206,7 +217,10 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
         let field = format!("linux.devices[{i}]");
         let path = d.path();
         if !path.is_absolute() || !path.starts_with("/dev") || path == Path::new("/dev") {
-            return Err(PlanError::new(field, format!("path {} must be under /dev", path.display())));
+            return Err(PlanError::new(
+                field,
+                format!("path {} must be under /dev", path.display()),
+            ));
         }
         if path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(PlanError::new(field, format!("path {} contains '..'", path.display())));
@@ -240,12 +254,28 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
 }
 
 fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
-    let process = spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
+    let process =
+        spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(PlanError::new("process.args", "must name the program to run"));
     }
     let user = process.user();
+    let console_size = match process.console_size() {
+        // runc applies a size only when both dimensions are set.
+        Some(b) if b.height() != 0 && b.width() != 0 => {
+            let dim = |v: u64, name: &str| {
+                u16::try_from(v).map_err(|_| {
+                    PlanError::new(
+                        format!("process.consoleSize.{name}"),
+                        format!("{v} is larger than {}", u16::MAX),
+                    )
+                })
+            };
+            Some((dim(b.height(), "height")?, dim(b.width(), "width")?))
+        }
+        _ => None,
+    };
     Ok(ProcessPlan {
         args,
         env: process.env().clone().unwrap_or_default(),
@@ -255,6 +285,8 @@ fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        terminal: process.terminal().unwrap_or(false),
+        console_size,
     })
 }
 
@@ -273,7 +305,12 @@ fn container_paths(list: Option<&Vec<String>>, field: &str) -> Result<Vec<PathBu
 }
 
 /// Builds the plan for `spec`, whose bundle is `bundle` and root `rootfs`.
-pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Result<LaunchPlan, PlanError> {
+pub fn plan(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    opts: PlanOptions,
+) -> Result<LaunchPlan, PlanError> {
     let namespaces = plan_namespaces(spec)?;
     let linux = spec.linux().as_ref();
     let mut mounts = Vec::new();
@@ -306,7 +343,10 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Res
         domainname,
         mounts,
         devices: plan_devices(spec)?,
-        masked_paths: container_paths(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?,
+        masked_paths: container_paths(
+            linux.and_then(|l| l.masked_paths().as_ref()),
+            "linux.maskedPaths",
+        )?,
         readonly_paths: container_paths(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
@@ -381,7 +421,8 @@ mod tests {
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("mount namespace is required"), "{e}");
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
         v["hostname"] = serde_json::json!(null);
         assert!(plan_of(v).is_err());
         let mut v = base();
@@ -401,16 +442,40 @@ mod tests {
         let fuse = p.devices.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
         assert_eq!((fuse.major, fuse.minor, fuse.uid, fuse.mode), (10, 229, 5, 0o666));
         let mut v = base();
-        v["linux"]["devices"] = serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
+        v["linux"]["devices"] =
+            serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0]"), "{e}");
+    }
+
+    #[test]
+    fn terminal_and_console_size() {
+        let p = plan_of(base()).unwrap();
+        assert!(!p.process.terminal);
+        assert_eq!(p.process.console_size, None);
+        let mut v = base();
+        v["process"]["terminal"] = serde_json::json!(true);
+        v["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 120});
+        let p = plan_of(v).unwrap();
+        assert!(p.process.terminal);
+        assert_eq!(p.process.console_size, Some((40, 120)));
+        let mut v = base();
+        v["process"]["consoleSize"] = serde_json::json!({"height": 0, "width": 120});
+        assert_eq!(plan_of(v).unwrap().process.console_size, None);
+        let mut v = base();
+        v["process"]["consoleSize"] = serde_json::json!({"height": 24, "width": 70000});
+        let e = plan_of(v).unwrap_err().to_string();
+        assert_eq!(e, "invalid config: process.consoleSize.width: 70000 is larger than 65535");
     }
 
     #[test]
     fn rootfs_propagation() {
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("rshared");
-        assert_eq!(plan_of(v).unwrap().root_propagation, Some(Propagation::parse("rshared").unwrap()));
+        assert_eq!(
+            plan_of(v).unwrap().root_propagation,
+            Some(Propagation::parse("rshared").unwrap())
+        );
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
         assert!(plan_of(v).unwrap_err().to_string().contains("rootfsPropagation"));

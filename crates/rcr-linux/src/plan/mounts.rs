@@ -157,7 +157,16 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
     if matches!(kind, MountKind::Bind { .. }) {
         flags |= MsFlags::MS_BIND;
     }
-    Ok(MountPlan { destination, source, fstype, kind, flags, cleared, propagation, data: data.join(",") })
+    Ok(MountPlan {
+        destination,
+        source,
+        fstype,
+        kind,
+        flags,
+        cleared,
+        propagation,
+        data: data.join(","),
+    })
 }
 
 /// The recursive mount attributes of runtime-spec 1.1 (`rro`, `rnosuid`...),
@@ -165,9 +174,24 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
 fn rec_attr(opt: &str) -> bool {
     matches!(
         opt,
-        "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnodiratime"
-            | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime" | "ratime" | "rstrictatime"
-            | "rnostrictatime" | "rnosymfollow" | "rsymfollow"
+        "rro"
+            | "rrw"
+            | "rnosuid"
+            | "rsuid"
+            | "rnodev"
+            | "rdev"
+            | "rnoexec"
+            | "rexec"
+            | "rnodiratime"
+            | "rdiratime"
+            | "rrelatime"
+            | "rnorelatime"
+            | "rnoatime"
+            | "ratime"
+            | "rstrictatime"
+            | "rnostrictatime"
+            | "rnosymfollow"
+            | "rsymfollow"
     )
 }
 
@@ -181,9 +205,10 @@ mod tests {
 
     #[test]
     fn tmpfs_flags_and_data() {
-        let m = mount(serde_json::json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+        let m =
+            mount(serde_json::json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}))
-        .unwrap();
+            .unwrap();
         assert_eq!(m.kind, MountKind::Fs);
         assert_eq!(m.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
         assert_eq!(m.data, "mode=755,size=65536k");
@@ -201,14 +226,18 @@ mod tests {
         assert!(m.flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_NOSUID));
         assert_eq!(m.propagation, vec![Propagation::parse("rprivate").unwrap()]);
         assert!(m.needs_remount());
-        let m = mount(serde_json::json!({"destination": "/x", "type": "bind", "source": "/s"})).unwrap();
+        let m = mount(serde_json::json!({"destination": "/x", "type": "bind", "source": "/s"}))
+            .unwrap();
         assert_eq!(m.kind, MountKind::Bind { recursive: false });
         assert!(!m.needs_remount());
     }
 
     #[test]
     fn later_option_wins() {
-        let m = mount(serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["ro", "rw"]})).unwrap();
+        let m = mount(
+            serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["ro", "rw"]}),
+        )
+        .unwrap();
         assert!(!m.flags.contains(MsFlags::MS_RDONLY));
         assert!(m.cleared.contains(MsFlags::MS_RDONLY));
     }
@@ -216,11 +245,20 @@ mod tests {
     #[test]
     fn errors() {
         assert!(mount(serde_json::json!({"destination": "/x"})).unwrap_err().contains("type"));
-        assert!(mount(serde_json::json!({"destination": "/x", "options": ["bind"]})).unwrap_err().contains("source"));
-        assert!(mount(serde_json::json!({"destination": "/../x", "type": "tmpfs"})).unwrap_err().contains(".."));
-        assert!(mount(serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["idmap"]})).is_err());
+        assert!(mount(serde_json::json!({"destination": "/x", "options": ["bind"]}))
+            .unwrap_err()
+            .contains("source"));
+        assert!(mount(serde_json::json!({"destination": "/../x", "type": "tmpfs"}))
+            .unwrap_err()
+            .contains(".."));
+        assert!(mount(
+            serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["idmap"]})
+        )
+        .is_err());
         assert_eq!(
-            mount(serde_json::json!({"destination": "/sys/fs/cgroup", "type": "cgroup"})).unwrap().kind,
+            mount(serde_json::json!({"destination": "/sys/fs/cgroup", "type": "cgroup"}))
+                .unwrap()
+                .kind,
             MountKind::Cgroup
         );
     }
