@@ -163,8 +163,11 @@ impl Platform for Linux {
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
         let mut close_in_child = vec![req.lock_fd];
+        // Our end of a foreground run's pair, and its other end if the
+        // container has no terminal to send over it.
         if let Some(f) = self.foreground.borrow().as_ref() {
-            close_in_child.push(f.receiver.as_raw_fd());
+            close_in_child
+                .extend(std::iter::once(&f.receiver).chain(&f.sender).map(AsRawFd::as_raw_fd));
         }
         let spawned = spawn::spawn(
             SpawnRequest {

@@ -15,7 +15,7 @@
 //!   while the container does not read, and no more is read meanwhile.
 
 use std::io::{IsTerminal, Stdin, Stdout};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -86,20 +86,21 @@ pub struct Relay {
     stdin_open: bool,
     master_open: bool,
     stdout_open: bool,
-    raw: Option<RawMode>,
+    /// Restores the caller's terminal when the relay is dropped.
+    _raw: Option<RawMode>,
 }
 
 impl Relay {
     /// Takes over the pty `master`: raw mode on the caller's terminal (if
     /// stdin is one) and the caller's window size on the pty.
     pub fn new(master: OwnedFd) -> Result<Self, TerminalError> {
-        let flags = fcntl(std::os::fd::AsRawFd::as_raw_fd(&master), FcntlArg::F_GETFL)
-            .map_err(TerminalError::NonBlocking)?;
+        let flags =
+            fcntl(master.as_raw_fd(), FcntlArg::F_GETFL).map_err(TerminalError::NonBlocking)?;
         let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
-        fcntl(std::os::fd::AsRawFd::as_raw_fd(&master), FcntlArg::F_SETFL(flags))
-            .map_err(TerminalError::NonBlocking)?;
+        fcntl(master.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(TerminalError::NonBlocking)?;
         let stdin = std::io::stdin();
-        let stdin_open = fcntl(0, FcntlArg::F_GETFD).is_ok();
+        // A closed stdin is an input that has already ended.
+        let stdin_open = fcntl(stdin.as_raw_fd(), FcntlArg::F_GETFD).is_ok();
         let raw = if stdin_open && stdin.is_terminal() {
             Some(RawMode::enter(std::io::stdin())?)
         } else {
@@ -113,15 +114,10 @@ impl Relay {
             stdin_open,
             master_open: true,
             stdout_open: true,
-            raw,
+            _raw: raw,
         };
         relay.resize();
         Ok(relay)
-    }
-
-    /// Whether the calling terminal is in raw mode.
-    pub fn is_raw(&self) -> bool {
-        self.raw.is_some()
     }
 
     /// Gives the pty the window size of the caller's terminal, if it has
@@ -199,7 +195,7 @@ impl Relay {
     fn copy_output(&mut self) {
         let mut buf = [0u8; CHUNK];
         loop {
-            match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&self.master), &mut buf) {
+            match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
                 Ok(0) => {
                     self.master_open = false;
                     return;
@@ -255,7 +251,7 @@ impl Relay {
 
     fn read_input(&mut self) {
         let mut buf = [0u8; CHUNK];
-        match nix::unistd::read(0, &mut buf) {
+        match nix::unistd::read(self.stdin.as_raw_fd(), &mut buf) {
             Ok(0) => self.input_ended(),
             Ok(n) => {
                 self.pending.extend_from_slice(&buf[..n]);
