@@ -375,7 +375,7 @@ fn foreground_run_without_a_caller_terminal() {
         return;
     }
     let rcr = rcr();
-    // Piped commands, then EOF: the shell reads EOF through the pty and exits.
+    // Piped commands: relayed through the pty, whose echo shows them too.
     let bundle = terminal_bundle(&["sh"]);
     let id = Rcr::unique_id("tty-pipe");
     let mut child = rcr
@@ -387,17 +387,17 @@ fn foreground_run_without_a_caller_terminal() {
         .unwrap();
     std::io::Write::write_all(
         &mut child.stdin.take().unwrap(),
-        b"echo piped$((2+3)); [ -t 0 ] && echo is-a-tty\n",
+        b"echo piped$((2+3)); [ -t 0 ] && echo is-a-tty; exit 4\n",
     )
     .unwrap();
     let deadline = Instant::now() + TIMEOUT;
     while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "rcr run did not end after its stdin did");
+        assert!(Instant::now() < deadline, "rcr run did not end");
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("piped5") && stdout.contains("is-a-tty"), "{stdout}");
 
     // Nothing on stdin, an exit code out.
@@ -408,6 +408,6 @@ fn foreground_run_without_a_caller_terminal() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out-is-a-tty\r\n");
 }

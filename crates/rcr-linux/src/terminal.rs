@@ -19,7 +19,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::termios::{self, SetArg, SpecialCharacterIndices, Termios};
+use nix::sys::termios::{self, SetArg, Termios};
 
 use crate::sys;
 
@@ -30,9 +30,6 @@ const CHUNK: usize = 16 * 1024;
 /// relay stops waiting for more: processes outside a pid namespace can keep
 /// the pty open indefinitely.
 const LINGER_MS: u16 = 100;
-
-/// The character sent for EOF when the pty has none set (^D).
-const DEFAULT_EOF: u8 = 4;
 
 /// Failures setting up the relay.
 #[derive(Debug, thiserror::Error)]
@@ -265,19 +262,13 @@ impl Relay {
         }
     }
 
-    /// Stdin ended: the container reads EOF too, through the pty's EOF
-    /// character (a shell reading piped commands then exits, as it would
-    /// reading the pipe itself). In canonical mode it ends the input only at
-    /// the start of a line, as when typed.
+    /// Stdin ended. Nothing is sent for it, as in runc: a pty has no
+    /// end-of-input of its own, and the EOF character means end of input
+    /// only to a reader in canonical mode (a line-editing shell switches
+    /// modes between reads, and the line discipline drops the EOF mark
+    /// when the mode changes), so it could not be delivered reliably.
     fn input_ended(&mut self) {
         self.stdin_open = false;
-        let eof = termios::tcgetattr(&self.master)
-            .ok()
-            .map(|t| t.control_chars[SpecialCharacterIndices::VEOF as usize])
-            .filter(|&c| c != 0)
-            .unwrap_or(DEFAULT_EOF);
-        self.pending.push(eof);
-        self.flush_input();
     }
 }
 
