@@ -411,3 +411,19 @@ fn foreground_run_without_a_caller_terminal() {
     assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out-is-a-tty\r\n");
 }
+
+#[test]
+fn container_leads_its_own_session_without_a_terminal() {
+    const TEST: &str = "container_leads_its_own_session_without_a_terminal";
+    if !can_run(TEST) {
+        return;
+    }
+    let rcr = rcr();
+    // The default test bundle: no terminal, foreground run.
+    let bundle = Bundle::busybox();
+    let id = Rcr::unique_id("tty-session");
+    let report = probe_report(&rcr.ok(&["run", "--bundle", bundle.path_str(), &id]));
+    assert_eq!((report["pid"].clone(), report["sid"].clone()), (json!(1), json!(1)));
+    assert_eq!(report["tty"]["stdin"], false);
+    assert_eq!(report["tty"]["controlling"], false);
+}
