@@ -93,6 +93,8 @@ pub fn make_bundle(dir: &Path) -> Result<(), String> {
     fs::write(etc.join("group"), "root:x:0:\n").map_err(io("write", &etc))?;
     let mut spec = crate::spec_cmd::default_spec();
     spec["process"]["args"] = serde_json::json!(["sh", "-c", SCRIPT]);
+    // A report, not a session: plain output that pipes and logs cleanly.
+    spec["process"]["terminal"] = serde_json::json!(false);
     spec["hostname"] = serde_json::json!("rcr-demo");
     let config = dir.join("config.json");
     let text = serde_json::to_string_pretty(&spec).expect("the default spec serializes");
@@ -127,5 +129,6 @@ mod tests {
             serde_json::from_str(&fs::read_to_string(tmp.path().join("config.json")).unwrap())
                 .unwrap();
         assert_eq!(cfg["hostname"], "rcr-demo");
+        assert_eq!(cfg["process"]["terminal"], false);
     }
 }

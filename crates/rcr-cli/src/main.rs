@@ -196,12 +196,6 @@ fn parse_signal(s: &str) -> Result<i32, String> {
 }
 
 fn create_options(a: &CreateArgs, systemd: bool) -> Result<CreateOptions, Failure> {
-    if a.console_socket.is_some() {
-        return Err(fail(
-            format!("create {}", a.id),
-            "--console-socket: terminals are not supported by this rcr build yet",
-        ));
-    }
     Ok(CreateOptions {
         pid_file: a.pid_file.as_ref().map(|p| absolute(p)),
         listen_fds: listen_fds(),
@@ -209,6 +203,7 @@ fn create_options(a: &CreateArgs, systemd: bool) -> Result<CreateOptions, Failur
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
+        console_socket: a.console_socket.clone(),
     })
 }
 
@@ -341,6 +336,10 @@ fn run(
     rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
     let opts = create_options(a, cli.systemd_cgroup)?;
+    if !detach && opts.console_socket.is_some() {
+        // As runc: in the foreground, rcr itself relays the terminal.
+        return Err(fail(&what, "--console-socket can only be used with --detach"));
+    }
     if !detach {
         rt.platform.prepare_foreground().map_err(|e| fail(&what, e))?;
     }

@@ -10,7 +10,7 @@ pub fn default_spec() -> Value {
     json!({
         "ociVersion": rcr_core::OCI_VERSION,
         "process": {
-            "terminal": false,
+            "terminal": true,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
@@ -117,6 +117,8 @@ mod tests {
             let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
             rcr_core::spec::validate(&spec).unwrap();
         }
+        // As runc: `rcr run` gives the caller an interactive shell.
+        assert_eq!(default_spec()["process"]["terminal"], true);
         let r = rootless_spec(1000, 1001);
         assert_eq!(r["linux"]["uidMappings"][0]["hostID"], 1000);
         assert_eq!(r["linux"]["gidMappings"][0]["hostID"], 1001);

@@ -24,6 +24,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// `--console-socket`: where the master of the container's terminal is
+    /// sent (a listening unix stream socket).
+    pub console_socket: Option<PathBuf>,
 }
 
 /// What a backend reports while creating, to be persisted at once so that a
@@ -80,13 +83,15 @@ pub trait Platform {
     }
 
     /// Called by a foreground `run` before `create`, so that signals meant
-    /// for the container are held until it can receive them.
+    /// for the container are held until it can receive them, and so that a
+    /// container with a terminal can hand it to this process.
     fn prepare_foreground(&self) -> Result<(), BoxError> {
         Ok(())
     }
 
     /// For a foreground `run`: waits for the init (a child of this process),
-    /// forwarding the signals this process receives to it, and returns the
-    /// exit code to exit with (128+N when killed by signal N).
+    /// forwarding the signals this process receives to it and relaying its
+    /// terminal if it has one, and returns the exit code to exit with
+    /// (128+N when killed by signal N).
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError>;
 }

@@ -1,6 +1,8 @@
 //! The Linux implementation of the lifecycle seam: plans, cgroups, the init,
 //! signals, and cleanup from any partial state.
 
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,11 +13,12 @@ use rcr_core::state::{ContainerState, Liveness};
 use rcr_core::store::EXEC_FIFO;
 use serde::{Deserialize, Serialize};
 
+use crate::console::{self, ConsoleError};
 use crate::init::CgroupView;
-use crate::plan::{self, PlanOptions};
+use crate::plan::{self, LaunchPlan, PlanOptions};
 use crate::seccomp_agent::AgentTarget;
 use crate::spawn::{self, SpawnRequest};
-use crate::{proc, sys};
+use crate::{proc, sys, terminal};
 
 /// How long `delete` waits for a killed init to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -56,7 +59,46 @@ pub enum ProcessError {
 
 /// The Linux backend.
 #[derive(Debug, Default)]
-pub struct Linux;
+pub struct Linux {
+    /// Set by `prepare_foreground`: this process will wait for the
+    /// container, so a terminal comes here rather than to a console socket.
+    foreground: RefCell<Option<ForegroundConsole>>,
+}
+
+/// The console socket pair of a foreground `run`, from `prepare_foreground`
+/// to `wait_foreground`.
+#[derive(Debug)]
+struct ForegroundConsole {
+    receiver: OwnedFd,
+    /// The init's end, until `create` hands it over (the container has a
+    /// terminal).
+    sender: Option<OwnedFd>,
+    /// The terminal's master, received once the init is set up.
+    master: Option<OwnedFd>,
+}
+
+impl Linux {
+    /// Where the init sends its terminal: a connection to `--console-socket`
+    /// or this process's own pair; checked as runc does.
+    fn console_for(
+        &self,
+        plan: &LaunchPlan,
+        socket: Option<&Path>,
+    ) -> Result<Option<OwnedFd>, ConsoleError> {
+        match (plan.process.terminal, socket) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(ConsoleError::NotTerminal),
+            (true, Some(path)) => console::connect(path).map(Some),
+            (true, None) => self
+                .foreground
+                .borrow_mut()
+                .as_mut()
+                .and_then(|f| f.sender.take())
+                .map(Some)
+                .ok_or(ConsoleError::NoSocket),
+        }
+    }
+}
 
 fn cgroup_view(cgroup: &Cgroup) -> CgroupView {
     match cgroup.container_mounts() {
@@ -123,6 +165,7 @@ impl Platform for Linux {
         };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
         crate::lsm::check(&plan.lsm)?;
+        let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
         let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
@@ -151,14 +194,22 @@ impl Platform for Linux {
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
+        let mut close_in_child = vec![req.lock_fd];
+        // Our end of a foreground run's pair, and its other end if the
+        // container has no terminal to send over it.
+        if let Some(f) = self.foreground.borrow().as_ref() {
+            close_in_child
+                .extend(std::iter::once(&f.receiver).chain(&f.sender).map(AsRawFd::as_raw_fd));
+        }
         let spawned = spawn::spawn(
             SpawnRequest {
                 plan: &plan,
                 state_dir: req.state_dir,
-                close_in_child: vec![req.lock_fd],
+                close_in_child,
                 cgroups: view,
                 preserve_fds: req.options.listen_fds + req.options.preserve_fds,
                 seccomp_agent: seccomp_agent(req, &plan),
+                console,
             },
             &mut |s| {
                 cgroup.add_pid(s.pid)?;
@@ -168,6 +219,14 @@ impl Platform for Linux {
                 })
             },
         )?;
+        // The init took our pair's sending end: its terminal was sent before
+        // Ready, so it is already queued. Taken now, the pty has the
+        // caller's size before the process starts.
+        if let Some(f) = self.foreground.borrow_mut().as_mut().filter(|f| f.sender.is_none()) {
+            let master = console::recv_master(&f.receiver)?;
+            terminal::resize_from_caller(std::os::fd::AsFd::as_fd(&master));
+            f.master = Some(master);
+        }
         Ok(Progress { init: Some((spawned.pid.as_raw(), spawned.start_time)), platform })
     }
 
@@ -245,11 +304,15 @@ impl Platform for Linux {
 
     fn prepare_foreground(&self) -> Result<(), BoxError> {
         crate::foreground::block_signals()?;
+        let (receiver, sender) = console::pair()?;
+        *self.foreground.borrow_mut() =
+            Some(ForegroundConsole { receiver, sender: Some(sender), master: None });
         Ok(())
     }
 
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError> {
         let pid = state.pid.ok_or_else(|| ProcessError::NotRunning(state.id.clone()))?;
-        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid))?)
+        let master = self.foreground.borrow_mut().take().and_then(|f| f.master);
+        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid), master)?)
     }
 }

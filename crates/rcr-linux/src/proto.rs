@@ -83,7 +83,10 @@ impl InitError {
 /// Init to parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromInit {
-    Log { level: Level, message: String },
+    Log {
+        level: Level,
+        message: String,
+    },
     /// The seccomp filter is loaded; its notify listener fd rides along as
     /// `SCM_RIGHTS`, for the parent to hand to the seccomp agent.
     SeccompNotify,
@@ -141,7 +144,8 @@ impl Channel {
     /// other side closed its end.
     pub fn recv_with_fd<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let (n, fds) = crate::sys::recv_with_fds(self.fd.as_fd(), &mut buf)?;
+        let got = crate::sys::recv_with_fds(self.fd.as_fd(), &mut buf)?;
+        let (n, fds) = (got.len, got.fds);
         if n == 0 && fds.is_empty() {
             return Ok(None);
         }

@@ -134,7 +134,8 @@ mod tests {
 
         let (conn, _) = listener.accept().unwrap();
         let mut buf = vec![0u8; 64 * 1024];
-        let (n, fds) = sys::recv_with_fds(conn.as_fd(), &mut buf).unwrap();
+        let got = sys::recv_with_fds(conn.as_fd(), &mut buf).unwrap();
+        let (n, fds) = (got.len, got.fds);
         let mut rest = Vec::new();
         (&conn).read_to_end(&mut rest).unwrap();
         let mut doc = buf[..n].to_vec();

@@ -64,6 +64,8 @@ pub struct SpawnRequest<'a> {
     pub preserve_fds: u32,
     /// Where the seccomp notify fd goes, when the filter has notify rules.
     pub seccomp_agent: Option<AgentTarget>,
+    /// The connected console socket, for a container with a terminal.
+    pub console: Option<OwnedFd>,
 }
 
 fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
@@ -128,6 +130,7 @@ pub fn spawn(
     let state_dir = sys::open(req.state_dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
         .map_err(|source| SpawnError::StateDir { path: req.state_dir.to_owned(), source })?;
     let (parent, child) = proto::pair().map_err(SpawnError::Socket)?;
+    let console = req.console;
 
     let forked = {
         let _guard = PidNsGuard::enter(pid_target.as_ref())?;
@@ -145,13 +148,13 @@ pub fn spawn(
                 join,
                 cgroups: req.cgroups,
                 preserve_fds: req.preserve_fds,
+                console,
             };
             init::main(req.plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,
     };
-    drop(child);
-    drop(state_dir);
+    drop((child, state_dir, console));
     let fail = |e: SpawnError| {
         kill_and_reap(pid);
         e

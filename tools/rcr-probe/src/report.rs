@@ -192,10 +192,19 @@ fn open_fds() -> Vec<(u32, String)> {
 }
 
 fn tty() -> Json {
+    let size = sys::window_size(0);
     Json::object([
         ("stdin", io::stdin().is_terminal().into()),
         ("stdout", io::stdout().is_terminal().into()),
         ("stderr", io::stderr().is_terminal().into()),
+        // Opening /dev/tty fails (ENXIO) without a controlling terminal.
+        ("controlling", OpenOptions::new().read(true).open("/dev/tty").is_ok().into()),
+        (
+            "name",
+            fs::read_link("/proc/self/fd/0").ok().map(|p| p.to_string_lossy().into_owned()).into(),
+        ),
+        ("rows", size.map(|s| s.0).into()),
+        ("cols", size.map(|s| s.1).into()),
     ])
 }
 

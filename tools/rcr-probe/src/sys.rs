@@ -40,6 +40,48 @@ unsafe extern "C" {
     fn personality(persona: c_ulong) -> c_int;
     fn uname(buf: *mut UtsName) -> c_int;
     fn syscall(number: c_long, ...) -> c_long;
+    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+}
+
+/// TIOCGWINSZ in the asm-generic numbering most architectures use.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "s390x",
+    target_arch = "loongarch64"
+))]
+const TIOCGWINSZ: Option<c_ulong> = Some(0x5413);
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "s390x",
+    target_arch = "loongarch64"
+)))]
+const TIOCGWINSZ: Option<c_ulong> = None;
+
+/// `struct winsize`.
+#[repr(C)]
+#[derive(Default)]
+struct Winsize {
+    rows: u16,
+    cols: u16,
+    xpixel: u16,
+    ypixel: u16,
+}
+
+/// The window size `(rows, columns)` of the terminal on `fd`, if it is one.
+pub fn window_size(fd: c_int) -> Option<(u16, u16)> {
+    let mut ws = Winsize::default();
+    // SAFETY: TIOCGWINSZ writes one struct winsize through the pointer, which
+    // points to a live local of that layout.
+    let ret = unsafe { ioctl(fd, TIOCGWINSZ?, &mut ws as *mut Winsize) };
+    (ret == 0).then_some((ws.rows, ws.cols))
 }
 
 /// Real and effective user and group ids: `(uid, euid, gid, egid)`.

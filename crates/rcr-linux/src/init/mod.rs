@@ -9,6 +9,7 @@ mod fs;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;
+mod tty;
 
 use std::convert::Infallible;
 use std::ffi::CStr;
@@ -39,11 +40,14 @@ pub struct InitContext {
     pub cgroups: CgroupView,
     /// How many fds from 3 on the container inherits (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// The connected console socket the terminal's master goes to; set
+    /// exactly when `process.terminal` is.
+    pub console: Option<OwnedFd>,
 }
 
 /// Runs the init; never returns.
-pub fn main(plan: &LaunchPlan, ctx: InitContext) -> ! {
-    match run(plan, &ctx) {
+pub fn main(plan: &LaunchPlan, mut ctx: InitContext) -> ! {
+    match run(plan, &mut ctx) {
         Ok(never) => match never {},
         Err(e) => {
             // Past Ready the parent has hung up: stderr is all that is left.
@@ -60,7 +64,7 @@ fn step<T>(ctx: &InitContext, name: &str, f: impl FnOnce() -> InitResult<T>) -> 
     f()
 }
 
-fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
+fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     let _ = nix::sys::prctl::set_name(c"rcr:[init]");
     // Device nodes and mount points get exactly the modes asked for; the
     // process's own umask is set just before exec.
@@ -86,6 +90,8 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
     step(ctx, "pivot_root", || rootfs::pivot(plan))?;
+    let console = ctx.console.take();
+    step(ctx, "session and terminal", || tty::setup(&plan.process, console))?;
     step(ctx, "sysctl", || attrs::sysctls(&plan.sysctls))?;
     step(ctx, "masked and read-only paths", || rootfs::finish(plan))?;
     step(ctx, "no_new_privs", || no_new_privs(plan))?;
@@ -193,9 +199,12 @@ fn find_fifo(ctx: &InitContext) -> InitResult<OwnedFd> {
 fn wait_for_start(ctx: &InitContext, fifo: &OwnedFd) -> InitResult<()> {
     let reopen = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let fd = match sys::open(std::path::Path::new(&reopen), OFlag::O_WRONLY, Mode::empty()) {
-        Err(nix::Error::ENOENT) => {
-            sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_WRONLY, Mode::empty())
-        }
+        Err(nix::Error::ENOENT) => sys::openat(
+            ctx.state_dir.as_fd(),
+            rcr_core::store::EXEC_FIFO,
+            OFlag::O_WRONLY,
+            Mode::empty(),
+        ),
         other => other,
     }
     .map_err(|e| InitError::errno("open exec fifo", e))?;

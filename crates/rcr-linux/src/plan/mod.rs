@@ -7,8 +7,8 @@
 
 mod attrs;
 mod mounts;
-mod sysctl;
 mod seccomp;
+mod sysctl;
 
 use std::path::{Path, PathBuf};
 
@@ -21,11 +21,11 @@ pub use attrs::{
     SchedulerPlan,
 };
 pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
-pub use sysctl::Sysctl;
 pub use seccomp::{
     plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
     SeccompPlan, SyscallRule,
 };
+pub use sysctl::Sysctl;
 
 /// A spec the Linux backend cannot run, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,10 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: Option<u32>,
     pub no_new_privileges: bool,
+    /// Whether the process gets a pty of its own as stdin, stdout and stderr.
+    pub terminal: bool,
+    /// The pty's initial window size, `(rows, columns)`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Everything the init does, in the order it does it.
@@ -296,6 +300,21 @@ fn plan_process(spec: &Spec, listen_fds: u32) -> Result<ProcessPlan, PlanError> 
         env.push(format!("LISTEN_FDS={listen_fds}"));
         env.push("LISTEN_PID=1".to_owned());
     }
+    let console_size = match process.console_size() {
+        // runc applies a size only when both dimensions are set.
+        Some(b) if b.height() != 0 && b.width() != 0 => {
+            let dim = |v: u64, name: &str| {
+                u16::try_from(v).map_err(|_| {
+                    PlanError::new(
+                        format!("process.consoleSize.{name}"),
+                        format!("{v} is larger than {}", u16::MAX),
+                    )
+                })
+            };
+            Some((dim(b.height(), "height")?, dim(b.width(), "width")?))
+        }
+        _ => None,
+    };
     Ok(ProcessPlan {
         args,
         env,
@@ -305,6 +324,8 @@ fn plan_process(spec: &Spec, listen_fds: u32) -> Result<ProcessPlan, PlanError> 
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        terminal: process.terminal().unwrap_or(false),
+        console_size,
     })
 }
 
@@ -491,6 +512,26 @@ mod tests {
         let opts = PlanOptions { listen_fds: 2, ..Default::default() };
         let p = plan(&spec(v), Path::new("/b"), Path::new("/b/rootfs"), opts).unwrap();
         assert_eq!(p.process.env, vec!["A=b", "LISTEN_FDS=2", "LISTEN_PID=1"]);
+    }
+
+    #[test]
+    fn terminal_and_console_size() {
+        let p = plan_of(base()).unwrap();
+        assert!(!p.process.terminal);
+        assert_eq!(p.process.console_size, None);
+        let mut v = base();
+        v["process"]["terminal"] = serde_json::json!(true);
+        v["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 120});
+        let p = plan_of(v).unwrap();
+        assert!(p.process.terminal);
+        assert_eq!(p.process.console_size, Some((40, 120)));
+        let mut v = base();
+        v["process"]["consoleSize"] = serde_json::json!({"height": 0, "width": 120});
+        assert_eq!(plan_of(v).unwrap().process.console_size, None);
+        let mut v = base();
+        v["process"]["consoleSize"] = serde_json::json!({"height": 24, "width": 70000});
+        let e = plan_of(v).unwrap_err().to_string();
+        assert_eq!(e, "invalid config: process.consoleSize.width: 70000 is larger than 65535");
     }
 
     #[test]
