@@ -92,6 +92,7 @@ pub struct LaunchPlan {
     pub process: ProcessPlan,
     pub session_keyring: Option<String>,
     pub lsm: LsmPlan,
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Options of `create` that shape the plan.
@@ -354,6 +355,7 @@ pub fn plan(
         )?,
         process: plan_process(spec, opts.listen_fds)?,
         session_keyring: opts.session_keyring,
+        hooks: spec.hooks().clone(),
         lsm: LsmPlan {
             apparmor_profile: spec
                 .process()
