@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::hooks::{self, HookKind};
 use crate::id::ContainerId;
 use crate::platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
 use crate::spec::{load_bundle, SpecError};
@@ -65,6 +66,7 @@ impl<P: Platform> Runtime<P> {
             ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
         state.annotations =
             bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+        state.hooks = bundle.spec.hooks().clone();
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
             let req = CreateRequest {
                 id: id.as_str(),
@@ -116,6 +118,10 @@ impl<P: Platform> Runtime<P> {
         obs.state.status = Status::Running;
         dir.save(&obs.state)?;
         let _ = std::fs::remove_file(dir.exec_fifo());
+        if let Some(hooks) = &obs.state.hooks {
+            let state = obs.state.oci_state(Status::Running);
+            hooks::run_warn(HookKind::Poststart, &HookKind::Poststart.of(hooks), &state);
+        }
         Ok(())
     }
 
@@ -177,6 +183,12 @@ impl<P: Platform> Runtime<P> {
             self.platform.destroy(&obs.state).map_err(LifecycleError::Platform)?;
         }
         dir.remove()?;
+        if let Some(obs) = obs {
+            if let Some(hooks) = &obs.state.hooks {
+                let state = obs.state.oci_state(Status::Stopped);
+                hooks::run_warn(HookKind::Poststop, &HookKind::Poststop.of(hooks), &state);
+            }
+        }
         Ok(())
     }
 }

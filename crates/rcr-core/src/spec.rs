@@ -138,6 +138,26 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             ));
         }
     }
+    if let Some(hooks) = spec.hooks() {
+        use crate::hooks::HookKind::*;
+        for kind in [Prestart, CreateRuntime, CreateContainer, StartContainer, Poststart, Poststop]
+        {
+            for hook in kind.of(hooks) {
+                if !hook.path().is_absolute() {
+                    return Err(SpecError::invalid(
+                        "hooks",
+                        format!("{} hook path {:?} is not absolute", kind.name(), hook.path()),
+                    ));
+                }
+                if hook.timeout().is_some_and(|t| t <= 0) {
+                    return Err(SpecError::invalid(
+                        "hooks",
+                        format!("{} hook timeout must be positive", kind.name()),
+                    ));
+                }
+            }
+        }
+    }
     for m in spec.mounts().iter().flatten() {
         if m.destination().as_os_str().is_empty() {
             return Err(SpecError::invalid("mounts", "a mount has an empty destination"));

@@ -83,6 +83,10 @@ pub struct ContainerState {
     /// own data (cgroup paths, namespace paths) lives here.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub platform: serde_json::Value,
+    /// The spec's hooks, kept for `start` (poststart) and `delete`
+    /// (poststop), which must not depend on the bundle still being there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 impl ContainerState {
@@ -100,6 +104,7 @@ impl ContainerState {
             owner: String::new(),
             annotations: BTreeMap::new(),
             platform: serde_json::Value::Null,
+            hooks: None,
         }
     }
 

@@ -118,6 +118,15 @@ fn make_cgroup(req: &CreateRequest<'_>) -> Result<Cgroup, BoxError> {
     Ok(Cgroup::on_host(&CgroupPath::from_spec(path, req.id)?)?)
 }
 
+/// The state document hooks read on stdin during create.
+fn hook_state(req: &CreateRequest<'_>) -> serde_json::Value {
+    let mut state =
+        ContainerState::creating(req.id, req.bundle.dir.clone(), req.bundle.rootfs.clone());
+    state.annotations =
+        req.bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    state.oci_state(rcr_core::Status::Creating)
+}
+
 /// A pidfd for the container's init, if it is still the process we started.
 fn init_pidfd(state: &ContainerState) -> Option<(Pid, std::os::fd::OwnedFd)> {
     let (pid, start) = (Pid::from_raw(state.pid?), state.pid_start_time?);
@@ -210,6 +219,7 @@ impl Platform for Linux {
                 preserve_fds: req.options.listen_fds + req.options.preserve_fds,
                 seccomp_agent: seccomp_agent(req, &plan),
                 console,
+                hook_state: plan.hooks.as_ref().map(|_| hook_state(req)),
             },
             &mut |s| {
                 cgroup.add_pid(s.pid)?;

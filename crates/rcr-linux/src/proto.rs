@@ -18,6 +18,11 @@ const MAX_MESSAGE: usize = 64 * 1024;
 pub enum ToInit {
     /// The init is in its cgroup and the parent recorded its pid: go on.
     Proceed,
+    /// The state document for the init's own hooks (createContainer,
+    /// startContainer); sent before `Proceed`, only when there are hooks.
+    HookState(serde_json::Value),
+    /// The prestart and createRuntime hooks ran: go on to pivot_root.
+    RuntimeHooksDone,
 }
 
 /// Severity of a forwarded log record.
@@ -90,6 +95,9 @@ pub enum FromInit {
     /// The seccomp filter is loaded; its notify listener fd rides along as
     /// `SCM_RIGHTS`, for the parent to hand to the seccomp agent.
     SeccompNotify,
+    /// Mounts are done: the parent runs prestart and createRuntime hooks now
+    /// (only sent when the spec has any).
+    RuntimeHooks,
     /// Set up and about to wait for `start` on the exec fifo.
     Ready,
     Failed(InitError),

@@ -14,6 +14,8 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
+use rcr_core::hooks::{self, HookKind};
+
 use crate::init::{self, CgroupView, InitContext};
 use crate::plan::LaunchPlan;
 use crate::proto::{self, FromInit, InitError, Level, ToInit};
@@ -43,6 +45,8 @@ pub enum SpawnError {
     Placement(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     SeccompAgent(#[from] AgentError),
+    #[error(transparent)]
+    Hook(#[from] rcr_core::hooks::HookError),
 }
 
 /// What the parent needs to know about the init.
@@ -66,6 +70,9 @@ pub struct SpawnRequest<'a> {
     pub seccomp_agent: Option<AgentTarget>,
     /// The connected console socket, for a container with a terminal.
     pub console: Option<OwnedFd>,
+    /// The state document hooks get on stdin (status `creating`, pid
+    /// filled in once known); `None` when the spec has no hooks.
+    pub hook_state: Option<serde_json::Value>,
 }
 
 fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
@@ -164,6 +171,15 @@ pub fn spawn(
         .start_time;
     let spawned = Spawned { pid, start_time };
     placed(spawned).map_err(|e| fail(SpawnError::Placement(e)))?;
+    let hook_state = req.hook_state.map(|mut s| {
+        s["pid"] = pid.as_raw().into();
+        s
+    });
+    if let Some(state) = &hook_state {
+        if parent.send(&ToInit::HookState(state.clone())).is_err() {
+            return Err(SpawnError::InitDied(describe_exit(pid)));
+        }
+    }
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)));
     }
@@ -191,6 +207,18 @@ pub fn spawn(
                 Level::Info => tracing::info!(target: "rcr::init", "{message}"),
                 Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
             },
+            (FromInit::RuntimeHooks, None) => {
+                let (Some(hooks), Some(state)) = (&req.plan.hooks, &hook_state) else {
+                    return Err(fail(SpawnError::Protocol("unexpected hook request".into())));
+                };
+                for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+                    hooks::run(kind, &kind.of(hooks), state)
+                        .map_err(|e| fail(SpawnError::Hook(e)))?;
+                }
+                if parent.send(&ToInit::RuntimeHooksDone).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(pid)));
+                }
+            }
             (FromInit::Ready, None) if awaiting_notify_fd => {
                 return Err(fail(SpawnError::Protocol(
                     "ready before passing the seccomp notify fd".into(),

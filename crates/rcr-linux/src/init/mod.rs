@@ -20,6 +20,8 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
+use rcr_core::hooks::HookKind;
+
 use crate::plan::{LaunchPlan, LoadPoint};
 use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
@@ -69,10 +71,14 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     // Device nodes and mount points get exactly the modes asked for; the
     // process's own umask is set just before exec.
     nix::sys::stat::umask(Mode::empty());
-    match ctx.chan.recv::<ToInit>() {
-        Ok(Some(ToInit::Proceed)) => {}
-        // The parent is gone or confused: nobody would hear an error.
-        _ => sys::exit_now(1),
+    let mut hook_state = serde_json::Value::Null;
+    loop {
+        match ctx.chan.recv::<ToInit>() {
+            Ok(Some(ToInit::Proceed)) => break,
+            Ok(Some(ToInit::HookState(state))) => hook_state = state,
+            // The parent is gone or confused: nobody would hear an error.
+            _ => sys::exit_now(1),
+        }
     }
     step(ctx, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
     step(ctx, "join namespaces", || join_namespaces(ctx))?;
@@ -89,6 +95,8 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     step(ctx, "devices", || rootfs::devices(&root, &plan.devices))?;
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
+    step(ctx, "runtime hooks", || runtime_hooks(plan, ctx))?;
+    step(ctx, "createContainer hooks", || run_hooks(plan, HookKind::CreateContainer, &hook_state))?;
     step(ctx, "pivot_root", || rootfs::pivot(plan))?;
     let console = ctx.console.take();
     step(ctx, "session and terminal", || tty::setup(&plan.process, console))?;
@@ -116,6 +124,11 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     seccomp::load_at(&mut filter, LoadPoint::BeforeReady, &ctx.chan)?;
     ctx.chan.send(&FromInit::Ready).map_err(|e| InitError::io("report ready", &e))?;
     wait_for_start(ctx, &fifo)?;
+    if let Err(e) = run_hooks(plan, HookKind::StartContainer, &hook_state) {
+        // Past Ready nobody reads the socket; stderr is all that is left.
+        let _ = writeln!(std::io::stderr(), "rcr: {e}");
+        sys::exit_now(1);
+    }
     sys::reset_signals();
     if let Err(e) = seccomp::load_at(&mut filter, LoadPoint::BeforeExec, &ctx.chan) {
         // Past Ready nobody reads the socket; stderr is all that is left.
@@ -126,6 +139,30 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     // Past Ready nobody reads the socket; stderr is all that is left.
     let _ = writeln!(std::io::stderr(), "rcr: exec {}: {}", path_str(&exec.path), err.desc());
     sys::exit_now(127)
+}
+
+/// Lets the parent run the prestart and createRuntime hooks while the
+/// container's mounts exist and pivot_root has not happened yet.
+fn runtime_hooks(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<()> {
+    let Some(hooks) = &plan.hooks else { return Ok(()) };
+    if HookKind::Prestart.of(hooks).is_empty() && HookKind::CreateRuntime.of(hooks).is_empty() {
+        return Ok(());
+    }
+    ctx.chan
+        .send(&FromInit::RuntimeHooks)
+        .map_err(|e| InitError::io("request runtime hooks", &e))?;
+    match ctx.chan.recv::<ToInit>() {
+        Ok(Some(ToInit::RuntimeHooksDone)) => Ok(()),
+        // A failed hook makes the parent kill us; anything else is a
+        // parent that went away.
+        _ => sys::exit_now(1),
+    }
+}
+
+/// Runs the hooks the init runs itself, in the container's namespaces.
+fn run_hooks(plan: &LaunchPlan, kind: HookKind, state: &serde_json::Value) -> InitResult<()> {
+    let Some(hooks) = &plan.hooks else { return Ok(()) };
+    rcr_core::hooks::run(kind, &kind.of(hooks), state).map_err(|e| InitError::msg(e.to_string()))
 }
 
 fn path_str(p: &CStr) -> String {

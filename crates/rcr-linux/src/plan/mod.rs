@@ -113,6 +113,7 @@ pub struct LaunchPlan {
     /// `linux.sysctl`, checked against the namespaces, sorted by name.
     pub sysctls: Vec<Sysctl>,
     pub seccomp: Option<SeccompPlan>,
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Options of `create` that shape the plan.
@@ -393,6 +394,7 @@ pub fn plan(
         )?,
         process: plan_process(spec, opts.listen_fds)?,
         session_keyring: opts.session_keyring,
+        hooks: spec.hooks().clone(),
         lsm: LsmPlan {
             apparmor_profile: spec
                 .process()
