@@ -123,6 +123,8 @@ enum Command {
         #[arg(short, long)]
         bundle: Option<PathBuf>,
     },
+    /// Run a further process in a running container.
+    Exec(Box<ExecArgs>),
     /// List containers.
     #[command(alias = "ls")]
     List {
@@ -132,6 +134,63 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+}
+
+#[derive(Debug, Args)]
+struct ExecArgs {
+    /// Container id.
+    id: String,
+    /// The program and its arguments (or use --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+    /// A process.json to run instead of COMMAND.
+    #[arg(short, long, value_name = "FILE")]
+    process: Option<PathBuf>,
+    /// Allocate a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Unix socket to send the terminal's master fd to.
+    #[arg(long, value_name = "PATH")]
+    console_socket: Option<PathBuf>,
+    /// Do not wait for the process.
+    #[arg(short, long)]
+    detach: bool,
+    /// Write the process's pid to FILE.
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// Add KEY=VALUE to the environment.
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Working directory in the container.
+    #[arg(long)]
+    cwd: Option<String>,
+    /// uid[:gid] to run as.
+    #[arg(short, long, value_name = "UID[:GID]")]
+    user: Option<String>,
+    /// Additional gids.
+    #[arg(short = 'g', long, value_delimiter = ',')]
+    additional_gids: Vec<u32>,
+    /// Add a capability to the bounding, effective and permitted sets.
+    #[arg(short, long)]
+    cap: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long)]
+    no_new_privs: bool,
+    /// AppArmor profile.
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// SELinux process label.
+    #[arg(long)]
+    process_label: Option<String>,
+    /// Pass N extra fds (from 3 on) to the process.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    preserve_fds: u32,
+    /// Run in a paused container.
+    #[arg(long)]
+    ignore_paused: bool,
+    /// Sub-cgroup to run the process in.
+    #[arg(long)]
+    cgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -318,10 +377,61 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
             }
         }
         Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),
+        Command::Exec(a) => return exec(&rt, a),
         Command::List { format, quiet } => print_list(&rt, *format, *quiet)?,
         Command::Demo { bundle } => return demo(&rt, cli, bundle.as_deref()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `exec`: a further process in the container, waited for unless detached.
+fn exec(rt: &Runtime<Backend>, a: &ExecArgs) -> Result<ExitCode, Failure> {
+    let what = format!("exec {}", a.id);
+    rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
+    let id = parse_id(&what, &a.id)?;
+    let process = match &a.process {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .map_err(|e| fail(&what, format!("read {}: {e}", path.display())))?;
+            rcr_core::exec::from_file_text(&text, path).map_err(|e| fail(&what, e))?
+        }
+        None => {
+            let state = rt.observe(&id).map_err(|e| fail(&what, e))?.state;
+            let base = state.spec.as_ref().and_then(|s| s.process().clone());
+            let overrides = rcr_core::exec::ExecOverrides {
+                args: a.command.clone(),
+                env: a.env.clone(),
+                cwd: a.cwd.clone(),
+                user: a.user.clone(),
+                additional_gids: a.additional_gids.clone(),
+                tty: a.tty,
+                caps: a.cap.clone(),
+                no_new_privs: a.no_new_privs,
+                apparmor: a.apparmor.clone(),
+                process_label: a.process_label.clone(),
+            };
+            rcr_core::exec::with_overrides(base.as_ref(), &overrides).map_err(|e| fail(&what, e))?
+        }
+    };
+    let opts = rcr_core::ExecOptions {
+        detach: a.detach,
+        pid_file: a.pid_file.as_ref().map(|p| absolute(p)),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        cgroup: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
+    };
+    if !a.detach {
+        if a.console_socket.is_some() {
+            return Err(fail(
+                &what,
+                "--console-socket needs --detach (the terminal would have no reader)",
+            ));
+        }
+        rt.platform.prepare_foreground().map_err(|e| fail(&what, e))?;
+    }
+    let code = rt.exec(&id, &process, &opts).map_err(|e| fail(&what, e))?;
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
 }
 
 /// `run`: create, start and, unless detached, wait and delete.

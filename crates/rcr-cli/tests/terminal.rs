@@ -427,3 +427,33 @@ fn container_leads_its_own_session_without_a_terminal() {
     assert_eq!(report["tty"]["stdin"], false);
     assert_eq!(report["tty"]["controlling"], false);
 }
+
+#[test]
+fn exec_with_a_terminal_through_the_console_socket() {
+    const TEST: &str = "exec_with_a_terminal_through_the_console_socket";
+    if !can_run(TEST) {
+        return;
+    }
+    let rcr = rcr();
+    let bundle = Bundle::busybox();
+    bundle.set_args(&["/rcr-probe", "sleep", "60"]);
+    let id = Rcr::unique_id("tty-exec");
+    let status = rcr
+        .cmd(&["run", "-d", "--bundle", bundle.path_str(), &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let socket = ConsoleSocket::new();
+    rcr.ok(&["exec", "-t", "-d", "--console-socket", socket.path(), &id, "/rcr-probe"]);
+    let (master, _) = socket.receive();
+    assert!(is_ptmx(&master), "the fd received is not a pty master");
+    let report = probe_report(&read_to_end(&master).replace('\r', ""));
+    let tty = &report["tty"];
+    assert_eq!((tty["stdin"].clone(), tty["stdout"].clone()), (json!(true), json!(true)), "{tty}");
+    assert_eq!(tty["controlling"], true, "{tty}");
+    // An exec's terminal is its own: /dev/console stays the container's.
+    assert_ne!(report["pid"], 1);
+    rcr.ok(&["delete", "--force", &id]);
+}

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::hooks::{self, HookKind};
 use crate::id::ContainerId;
-use crate::platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
+use crate::platform::{
+    BoxError, CreateOptions, CreateRequest, ExecOptions, ExecRequest, Platform, Progress,
+};
 use crate::spec::{load_bundle, SpecError};
 use crate::state::{ContainerState, Liveness, Status};
 use crate::store::{ContainerDir, Store, StoreError};
@@ -67,6 +69,7 @@ impl<P: Platform> Runtime<P> {
         state.annotations =
             bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
         state.hooks = bundle.spec.hooks().clone();
+        state.spec = Some(Box::new(bundle.spec.clone()));
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
             let req = CreateRequest {
                 id: id.as_str(),
@@ -157,6 +160,32 @@ impl<P: Platform> Runtime<P> {
             }
         }
         Ok(out)
+    }
+
+    /// `exec`: runs `process` in the container; returns the exit code to
+    /// exit with (0 once a detached process has started).
+    pub fn exec(
+        &self,
+        id: &ContainerId,
+        process: &oci_spec::runtime::Process,
+        options: &ExecOptions,
+    ) -> Result<i32, LifecycleError> {
+        let obs = self.observe(id)?;
+        match obs.status {
+            Status::Created | Status::Running => {}
+            Status::Paused if options.ignore_paused => {}
+            Status::Paused => {
+                return Err(status_err(
+                    id,
+                    Status::Paused,
+                    "exec",
+                    "running (or use --ignore-paused)",
+                ))
+            }
+            s => return Err(status_err(id, s, "exec", "created or running")),
+        }
+        let req = ExecRequest { state: &obs.state, process, options };
+        self.platform.exec(&req).map_err(LifecycleError::Platform)
     }
 
     /// `kill`.

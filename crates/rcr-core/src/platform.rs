@@ -29,6 +29,26 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
 }
 
+/// Options of `exec` (runc's flags) that are not about the process itself.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    /// A sub-cgroup of the container's to run the process in.
+    pub cgroup: Option<String>,
+    pub ignore_paused: bool,
+}
+
+/// One `exec` call, handed to the backend.
+#[derive(Debug)]
+pub struct ExecRequest<'a> {
+    pub state: &'a ContainerState,
+    pub process: &'a oci_spec::runtime::Process,
+    pub options: &'a ExecOptions,
+}
+
 /// What a backend reports while creating, to be persisted at once so that a
 /// create killed at any point can still be cleaned up by `delete --force`.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +93,14 @@ pub trait Platform {
     /// Stops every remaining process and releases what create acquired
     /// (cgroups, ...). Must succeed from any partial state and be idempotent.
     fn destroy(&self, state: &ContainerState) -> Result<(), BoxError>;
+
+    /// Runs a further process in the container's namespaces and cgroup.
+    /// Foreground: waits for it (forwarding signals, relaying a terminal)
+    /// and returns the exit code to exit with; detached: returns 0 once it
+    /// runs.
+    fn exec(&self, req: &ExecRequest<'_>) -> Result<i32, BoxError> {
+        Err(format!("exec into {}: not supported on this platform", req.state.id).into())
+    }
 
     /// Called before a verb that runs container processes (`create`, `run`,
     /// `exec`), before any other work: protects the runtime binary from

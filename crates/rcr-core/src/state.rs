@@ -87,6 +87,10 @@ pub struct ContainerState {
     /// (poststop), which must not depend on the bundle still being there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The spec the container was created from: `exec` builds on its
+    /// process and namespaces even if the bundle changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Box<oci_spec::runtime::Spec>>,
 }
 
 impl ContainerState {
@@ -105,6 +109,7 @@ impl ContainerState {
             annotations: BTreeMap::new(),
             platform: serde_json::Value::Null,
             hooks: None,
+            spec: None,
         }
     }
 

@@ -192,14 +192,6 @@ impl Platform for Linux {
                 fchmodat(None, &fifo, mode, FchmodatFlags::FollowSymlink)
             })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
-        // Past the umask: an init that switched to another user writes it.
-        nix::sys::stat::fchmodat(
-            None,
-            &fifo,
-            nix::sys::stat::Mode::from_bits_truncate(0o622),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
@@ -310,6 +302,13 @@ impl Platform for Linux {
             None => tracing::debug!("runtime binary not protected"),
         }
         Ok(())
+    }
+
+    fn exec(&self, req: &rcr_core::ExecRequest<'_>) -> Result<i32, BoxError> {
+        let cgroup = LinuxData::of(req.state)?.cgroup;
+        let mut fg = self.foreground.borrow_mut();
+        let foreground = fg.as_mut().map(|f| (&f.receiver, f.sender.take()));
+        crate::exec::exec(req, cgroup.as_ref(), foreground)
     }
 
     fn prepare_foreground(&self) -> Result<(), BoxError> {

@@ -12,6 +12,7 @@
 pub mod binary;
 pub mod console;
 pub mod container;
+pub mod exec;
 pub mod foreground;
 pub mod init;
 pub mod lsm;

@@ -75,17 +75,17 @@ pub struct SpawnRequest<'a> {
     pub hook_state: Option<serde_json::Value>,
 }
 
-fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
+pub(crate) fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
     sys::open(path, OFlag::O_RDONLY, Mode::empty())
         .map_err(|source| SpawnError::Namespace { path: path.to_owned(), source })
 }
 
 /// Joins the pid namespace at `path` for our future children only, and
 /// returns a guard that restores ours.
-struct PidNsGuard(Option<OwnedFd>);
+pub(crate) struct PidNsGuard(Option<OwnedFd>);
 
 impl PidNsGuard {
-    fn enter(target: Option<&(OwnedFd, PathBuf)>) -> Result<Self, SpawnError> {
+    pub(crate) fn enter(target: Option<&(OwnedFd, PathBuf)>) -> Result<Self, SpawnError> {
         let Some((fd, path)) = target else { return Ok(Self(None)) };
         let own = open_ns(Path::new("/proc/self/ns/pid"))?;
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
@@ -102,12 +102,12 @@ impl Drop for PidNsGuard {
     }
 }
 
-fn kill_and_reap(pid: Pid) {
+pub(crate) fn kill_and_reap(pid: Pid) {
     let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
     let _ = waitpid(pid, None);
 }
 
-fn describe_exit(pid: Pid) -> String {
+pub(crate) fn describe_exit(pid: Pid) -> String {
     match waitpid(pid, None) {
         Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
         Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),

@@ -5,6 +5,7 @@
 
 mod attrs;
 mod caps;
+pub mod exec;
 mod fs;
 pub mod process;
 pub mod rootfs;
@@ -61,8 +62,8 @@ pub fn main(plan: &LaunchPlan, mut ctx: InitContext) -> ! {
     }
 }
 
-fn step<T>(ctx: &InitContext, name: &str, f: impl FnOnce() -> InitResult<T>) -> InitResult<T> {
-    ctx.chan.log(Level::Debug, format!("init: {name}"));
+fn step<T>(chan: &Channel, name: &str, f: impl FnOnce() -> InitResult<T>) -> InitResult<T> {
+    chan.log(Level::Debug, format!("init: {name}"));
     f()
 }
 
@@ -80,46 +81,48 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
             _ => sys::exit_now(1),
         }
     }
-    step(ctx, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
-    step(ctx, "join namespaces", || join_namespaces(ctx))?;
-    step(ctx, "session keyring", || session_keyring(plan))?;
-    step(ctx, "hostname", || hostname(plan))?;
-    step(ctx, "prepare root", || rootfs::prepare(plan))?;
+    step(&ctx.chan, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
+    step(&ctx.chan, "join namespaces", || join_namespaces(ctx))?;
+    step(&ctx.chan, "session keyring", || session_keyring(plan))?;
+    step(&ctx.chan, "hostname", || hostname(plan))?;
+    step(&ctx.chan, "prepare root", || rootfs::prepare(plan))?;
     let root = rootfs::open_root(plan)?;
-    step(ctx, "mounts", || {
+    step(&ctx.chan, "mounts", || {
         let context = crate::lsm::mount_context(&plan.lsm);
         plan.mounts
             .iter()
             .try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups, context.as_deref()))
     })?;
-    step(ctx, "devices", || rootfs::devices(&root, &plan.devices))?;
-    step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
+    step(&ctx.chan, "devices", || rootfs::devices(&root, &plan.devices))?;
+    step(&ctx.chan, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
-    step(ctx, "runtime hooks", || runtime_hooks(plan, ctx))?;
-    step(ctx, "createContainer hooks", || run_hooks(plan, HookKind::CreateContainer, &hook_state))?;
-    step(ctx, "pivot_root", || rootfs::pivot(plan))?;
+    step(&ctx.chan, "runtime hooks", || runtime_hooks(plan, ctx))?;
+    step(&ctx.chan, "createContainer hooks", || {
+        run_hooks(plan, HookKind::CreateContainer, &hook_state)
+    })?;
+    step(&ctx.chan, "pivot_root", || rootfs::pivot(plan))?;
     let console = ctx.console.take();
-    step(ctx, "session and terminal", || tty::setup(&plan.process, console))?;
-    step(ctx, "sysctl", || attrs::sysctls(&plan.sysctls))?;
-    step(ctx, "masked and read-only paths", || rootfs::finish(plan))?;
-    step(ctx, "no_new_privs", || no_new_privs(plan))?;
+    step(&ctx.chan, "session and terminal", || tty::setup(&plan.process, console, true))?;
+    step(&ctx.chan, "sysctl", || attrs::sysctls(&plan.sysctls))?;
+    step(&ctx.chan, "masked and read-only paths", || rootfs::finish(plan))?;
+    step(&ctx.chan, "no_new_privs", || no_new_privs(plan))?;
     let warn = |m: String| ctx.chan.log(Level::Warn, m);
-    step(ctx, "process attributes", || attrs::apply(&plan.attrs, &warn))?;
-    let caps = step(ctx, "bounding set", || caps::limit(&plan.attrs.capabilities, &warn))?;
+    step(&ctx.chan, "process attributes", || attrs::apply(&plan.attrs, &warn))?;
+    let caps = step(&ctx.chan, "bounding set", || caps::limit(&plan.attrs.capabilities, &warn))?;
     // Labels are written through /proc while still privileged, as runc does.
-    step(ctx, "security labels", || crate::lsm::apply(&plan.lsm))?;
+    step(&ctx.chan, "security labels", || crate::lsm::apply(&plan.lsm))?;
     // Before any seccomp load: profiles need not allow close_range.
-    step(ctx, "close fds", || close_fds(ctx.preserve_fds))?;
-    let mut filter = step(ctx, "build seccomp filter", || seccomp::build(plan, &ctx.chan))?;
+    step(&ctx.chan, "close fds", || close_fds(ctx.preserve_fds))?;
+    let mut filter = step(&ctx.chan, "build seccomp filter", || seccomp::build(plan, &ctx.chan))?;
     // The state directory is root's alone: reach the fifo while still root.
-    let fifo = step(ctx, "find exec fifo", || find_fifo(ctx))?;
+    let fifo = step(&ctx.chan, "find exec fifo", || find_fifo(ctx))?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeIdentity, &ctx.chan)?;
-    step(ctx, "user and groups", || process::identity(&plan.process))?;
-    step(ctx, "capabilities", || caps::install(&caps, &warn))?;
+    step(&ctx.chan, "user and groups", || process::identity(&plan.process))?;
+    step(&ctx.chan, "capabilities", || caps::install(&caps, &warn))?;
     let umask = plan.process.umask.unwrap_or(0o022);
     nix::sys::stat::umask(Mode::from_bits_truncate(umask as libc::mode_t));
-    step(ctx, "cwd", || process::enter_cwd(&plan.process.cwd))?;
-    let program = step(ctx, "find program", || process::find_program(&plan.process))?;
+    step(&ctx.chan, "cwd", || process::enter_cwd(&plan.process.cwd))?;
+    let program = step(&ctx.chan, "find program", || process::find_program(&plan.process))?;
     let exec = process::prepare_exec(&plan.process, &program)?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeReady, &ctx.chan)?;
     ctx.chan.send(&FromInit::Ready).map_err(|e| InitError::io("report ready", &e))?;

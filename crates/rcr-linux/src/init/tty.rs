@@ -36,7 +36,9 @@ const PTY_SLAVE_MAJOR: u64 = 136;
 
 /// Starts a session and, if `console` is given, creates the terminal and
 /// sends its master there.
-pub fn setup(process: &ProcessPlan, console: Option<OwnedFd>) -> InitResult<()> {
+/// `dev_console`: bind the slave on `/dev/console` (the container's own
+/// terminal; not for an `exec`'s).
+pub fn setup(process: &ProcessPlan, console: Option<OwnedFd>, dev_console: bool) -> InitResult<()> {
     nix::unistd::setsid().map_err(|e| InitError::errno("start a session (setsid)", e))?;
     let Some(socket) = console else { return Ok(()) };
     let (master, ptmx) = open_ptmx()?;
@@ -50,7 +52,9 @@ pub fn setup(process: &ProcessPlan, console: Option<OwnedFd>) -> InitResult<()> 
         sys::set_window_size(master.as_fd(), &ws)
             .map_err(|e| InitError::io("set the terminal size (process.consoleSize)", &e))?;
     }
-    mount_console(&slave_path)?;
+    if dev_console {
+        mount_console(&slave_path)?;
+    }
     // The kernel makes the slave the opener's (root's); the container user
     // must own its terminal to change its modes or reopen it by name.
     nix::unistd::fchown(slave.as_raw_fd(), Some(nix::unistd::Uid::from_raw(process.uid)), None)
