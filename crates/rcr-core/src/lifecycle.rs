@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::id::ContainerId;
-use crate::platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
+use std::time::Duration;
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::platform::{BoxError, CreateOptions, CreateRequest, Event, Platform, Progress};
 use crate::spec::{load_bundle, SpecError};
 use crate::state::{ContainerState, Liveness, Status};
 use crate::store::{ContainerDir, Store, StoreError};
@@ -175,6 +179,75 @@ impl<P: Platform> Runtime<P> {
         }
         dir.remove()?;
         Ok(())
+    }
+
+    /// `pause`: freezes a created or running container.
+    pub fn pause(&self, id: &ContainerId) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let obs = self.observe_locked(&dir)?.ok_or_else(|| status_err(id, Status::Creating, "pause", "running"))?;
+        match obs.status {
+            Status::Running | Status::Created => {}
+            s => return Err(status_err(id, s, "pause", "running")),
+        }
+        self.platform.pause(&obs.state).map_err(LifecycleError::Platform)
+    }
+
+    /// `resume`: thaws a paused container.
+    pub fn resume(&self, id: &ContainerId) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let obs = self.observe_locked(&dir)?.ok_or_else(|| status_err(id, Status::Creating, "resume", "paused"))?;
+        if obs.status != Status::Paused {
+            return Err(status_err(id, obs.status, "resume", "paused"));
+        }
+        self.platform.resume(&obs.state).map_err(LifecycleError::Platform)
+    }
+
+    /// `update`: applies new resource limits and records them.
+    pub fn update(&self, id: &ContainerId, resources: &LinuxResources) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let mut obs = self.observe_locked(&dir)?.ok_or_else(|| status_err(id, Status::Creating, "update", "created, running or paused"))?;
+        if matches!(obs.status, Status::Stopped | Status::Creating) {
+            return Err(status_err(id, obs.status, "update", "created, running or paused"));
+        }
+        obs.state.platform = self.platform.update(&obs.state, resources).map_err(LifecycleError::Platform)?;
+        dir.save(&obs.state)?;
+        Ok(())
+    }
+
+    fn observe_live(&self, id: &ContainerId, verb: &'static str) -> Result<Observed, LifecycleError> {
+        let obs = self.observe(id)?;
+        match obs.status {
+            Status::Created | Status::Running | Status::Paused => Ok(obs),
+            s => Err(status_err(id, s, verb, "created, running or paused")),
+        }
+    }
+
+    /// One `stats` event (`events --stats`).
+    pub fn stats(&self, id: &ContainerId) -> Result<Event, LifecycleError> {
+        let obs = self.observe_live(id, "events")?;
+        let data = self.platform.stats(&obs.state).map_err(LifecycleError::Platform)?;
+        Ok(Event { kind: "stats".to_owned(), id: obs.state.id, data: Some(data) })
+    }
+
+    /// `events`: stats every `interval` and OOM kills, until the container
+    /// stops. Runs without the container lock: it is a reader.
+    pub fn events(
+        &self,
+        id: &ContainerId,
+        interval: Duration,
+        emit: &mut dyn FnMut(&Event) -> Result<(), BoxError>,
+    ) -> Result<(), LifecycleError> {
+        let obs = self.observe_live(id, "events")?;
+        self.platform.events(&obs.state, interval, emit).map_err(LifecycleError::Platform)
+    }
+
+    /// `ps`: the pids of the container's processes.
+    pub fn pids(&self, id: &ContainerId) -> Result<Vec<i32>, LifecycleError> {
+        let obs = self.observe(id)?;
+        if obs.status == Status::Creating {
+            return Err(status_err(id, obs.status, "ps", "created"));
+        }
+        self.platform.pids(&obs.state).map_err(LifecycleError::Platform)
     }
 }
 

@@ -4,14 +4,18 @@
 //! - [`proto`]: the typed parent/init protocol;
 //! - [`spawn`]: the parent side of `create` and `start`;
 //! - [`init`]: the container init's step list;
+//! - [`resources`]: `linux.resources` to cgroup settings;
+//! - [`cgroup_verbs`]: pause/resume, update, stats, ps and events;
 //! - [`sys`]: the only home of raw syscalls.
 
+pub mod cgroup_verbs;
 pub mod container;
 pub mod foreground;
 pub mod init;
 pub mod plan;
 pub mod proc;
 pub mod proto;
+pub mod resources;
 pub mod spawn;
 pub mod sys;
 
