@@ -188,10 +188,9 @@ impl Cgroup {
             return Ok(Some(Target::V2(&dir.path)));
         }
         if self.layout() == Layout::Hybrid && has(&dir.mount) {
+            // The kernel refuses the write if it cannot enable it.
             enable_in_parents(dir, controller)?;
-            if has(&dir.path) {
-                return Ok(Some(Target::V2(&dir.path)));
-            }
+            return Ok(Some(Target::V2(&dir.path)));
         }
         Ok(None)
     }

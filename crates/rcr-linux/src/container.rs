@@ -119,11 +119,12 @@ impl Platform for Linux {
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
         cgroup.create()?;
-        // Before any process is in the cgroup; on failure the lifecycle's
-        // cleanup removes the recorded cgroup.
-        cgroup.apply(&data.resources)?;
         let view = cgroup_view(cgroup);
         record(&Progress { init: None, platform: data.json() })?;
+        // Before any process is in the cgroup, and after it is recorded as
+        // created: on failure the lifecycle's cleanup removes it.
+        let cgroup = data.cgroup.as_ref().expect("set above");
+        cgroup.apply(&data.resources)?;
 
         let fifo = req.state_dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
