@@ -603,3 +603,431 @@ fn valid_page_size(size: &str) -> bool {
         && digits.bytes().all(|b| b.is_ascii_digit())
         && ["KB", "MB", "GB", "TB", "PB"].contains(&unit)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::fs::tests::{write, HYBRID, V2};
+    use crate::fs::CgroupFs;
+    use crate::fs::ProcCgroups;
+    use crate::path::CgroupPath;
+    use crate::resources::{HugepageLimit, Rdma, ThrottleDevice, WeightDevice};
+
+    /// A v1 host with every controller this module writes to.
+    const FULL_V1: &str = "\
+25 24 0:22 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+26 24 0:23 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset
+27 24 0:24 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+28 24 0:25 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+29 24 0:26 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio
+30 24 0:27 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices
+31 24 0:28 / /sys/fs/cgroup/hugetlb rw - cgroup cgroup rw,hugetlb
+32 24 0:29 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio
+33 24 0:30 / /sys/fs/cgroup/rdma rw - cgroup cgroup rw,rdma
+";
+
+    /// Creates the cgroup `/rcr/c1` of a fake host and the interface files
+    /// `files` (relative to the mount points) the kernel would provide.
+    fn fake(
+        mountinfo: &str,
+        mounts: &[&str],
+        files: &[(&str, &str)],
+    ) -> (tempfile::TempDir, Cgroup) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sys/fs/cgroup");
+        for m in mounts {
+            fs::create_dir_all(root.join(m)).unwrap();
+        }
+        for (file, content) in files {
+            write(&root.join(file), content);
+        }
+        let cgfs = CgroupFs::from_mountinfo(mountinfo, tmp.path()).unwrap();
+        let mut cg =
+            Cgroup::new(&cgfs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap())
+                .unwrap();
+        cg.create().unwrap();
+        (tmp, cg)
+    }
+
+    fn read(tmp: &tempfile::TempDir, file: &str) -> String {
+        let path: PathBuf = tmp.path().join("sys/fs/cgroup").join(file);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    const V1_MOUNTS: &[&str] = &[
+        "cpu,cpuacct",
+        "cpuset",
+        "memory",
+        "pids",
+        "blkio",
+        "devices",
+        "hugetlb",
+        "net_cls,net_prio",
+        "rdma",
+    ];
+
+    fn v1_files() -> Vec<(&'static str, &'static str)> {
+        [
+            "cpu,cpuacct/rcr/c1/cpu.shares",
+            "cpu,cpuacct/rcr/c1/cpu.cfs_period_us",
+            "cpu,cpuacct/rcr/c1/cpu.cfs_quota_us",
+            "cpu,cpuacct/rcr/c1/cpu.cfs_burst_us",
+            "cpu,cpuacct/rcr/c1/cpu.rt_period_us",
+            "cpu,cpuacct/rcr/c1/cpu.rt_runtime_us",
+            "cpu,cpuacct/rcr/c1/cpu.idle",
+            "cpuset/rcr/c1/cpuset.cpus",
+            "cpuset/rcr/c1/cpuset.mems",
+            "memory/rcr/c1/memory.limit_in_bytes",
+            "memory/rcr/c1/memory.soft_limit_in_bytes",
+            "memory/rcr/c1/memory.swappiness",
+            "memory/rcr/c1/memory.oom_control",
+            "memory/rcr/c1/memory.kmem.tcp.limit_in_bytes",
+            "memory/rcr/c1/memory.usage_in_bytes",
+            "pids/rcr/c1/pids.max",
+            "blkio/rcr/c1/blkio.weight",
+            "blkio/rcr/c1/blkio.leaf_weight",
+            "blkio/rcr/c1/blkio.weight_device",
+            "blkio/rcr/c1/blkio.throttle.read_bps_device",
+            "blkio/rcr/c1/blkio.throttle.write_iops_device",
+            "devices/rcr/c1/devices.allow",
+            "devices/rcr/c1/devices.deny",
+            "hugetlb/rcr/c1/hugetlb.2MB.limit_in_bytes",
+            "net_cls,net_prio/rcr/c1/net_cls.classid",
+            "net_cls,net_prio/rcr/c1/net_prio.ifpriomap",
+            "rdma/rcr/c1/rdma.max",
+        ]
+        .into_iter()
+        .map(|f| (f, ""))
+        .chain([("memory/rcr/c1/memory.memsw.limit_in_bytes", "9223372036854771712\n")])
+        .collect()
+    }
+
+    fn everything() -> Resources {
+        let mut r = Resources::default();
+        r.cpu = Cpu {
+            shares: Some(512),
+            quota: Some(20_000),
+            burst: Some(1000),
+            period: Some(100_000),
+            realtime_runtime: Some(950),
+            realtime_period: Some(1000),
+            cpus: Some("0-1".into()),
+            mems: Some("0".into()),
+            idle: Some(1),
+        };
+        r.memory = Memory {
+            limit: Some(32 << 20),
+            reservation: Some(16 << 20),
+            swap: Some(64 << 20),
+            kernel: Some(1 << 20),
+            kernel_tcp: Some(2 << 20),
+            swappiness: Some(10),
+            disable_oom_killer: Some(true),
+            check_before_update: None,
+        };
+        r.pids.limit = Some(-1);
+        r.block_io = BlockIo {
+            weight: Some(300),
+            leaf_weight: Some(200),
+            weight_device: vec![WeightDevice {
+                major: 8,
+                minor: 0,
+                weight: Some(500),
+                leaf_weight: None,
+            }],
+            throttle_read_bps_device: vec![ThrottleDevice { major: 8, minor: 0, rate: 1_048_576 }],
+            throttle_write_iops_device: vec![ThrottleDevice { major: 8, minor: 16, rate: 100 }],
+            ..BlockIo::default()
+        };
+        r.hugepage_limits.push(HugepageLimit { page_size: "2MB".into(), limit: 4 << 20 });
+        r.rdma.insert("mlx5_1".into(), Rdma { hca_handles: Some(3), hca_objects: Some(1000) });
+        r.devices = vec![
+            DeviceRule { allow: false, access: "rwm".into(), ..DeviceRule::default() },
+            DeviceRule::allow(DeviceKind::Char, Some(1), Some(3), "rwm"),
+        ];
+        r
+    }
+
+    #[test]
+    fn v1_writes_every_controller() {
+        let (tmp, cg) = fake(FULL_V1, V1_MOUNTS, &v1_files());
+        let mut res = everything();
+        res.network.class_id = Some(0x10_0001);
+        res.network
+            .priorities
+            .push(crate::resources::InterfacePriority { name: "eth0".into(), priority: 5 });
+        cg.apply(&res).unwrap();
+        let c = |f: &str| read(&tmp, &format!("cpu,cpuacct/rcr/c1/{f}"));
+        assert_eq!(c("cpu.shares"), "512");
+        assert_eq!(c("cpu.cfs_period_us"), "100000");
+        assert_eq!(c("cpu.cfs_quota_us"), "20000");
+        assert_eq!(c("cpu.cfs_burst_us"), "1000");
+        assert_eq!(c("cpu.rt_period_us"), "1000");
+        assert_eq!(c("cpu.rt_runtime_us"), "950");
+        assert_eq!(c("cpu.idle"), "1");
+        assert_eq!(read(&tmp, "cpuset/rcr/c1/cpuset.cpus"), "0-1");
+        assert_eq!(read(&tmp, "cpuset/rcr/c1/cpuset.mems"), "0");
+        let m = |f: &str| read(&tmp, &format!("memory/rcr/c1/{f}"));
+        assert_eq!(m("memory.limit_in_bytes"), (32 << 20).to_string());
+        assert_eq!(m("memory.memsw.limit_in_bytes"), (64 << 20).to_string());
+        assert_eq!(m("memory.soft_limit_in_bytes"), (16 << 20).to_string());
+        assert_eq!(m("memory.swappiness"), "10");
+        assert_eq!(m("memory.oom_control"), "1");
+        assert_eq!(m("memory.kmem.tcp.limit_in_bytes"), (2 << 20).to_string());
+        assert_eq!(read(&tmp, "pids/rcr/c1/pids.max"), "max");
+        let b = |f: &str| read(&tmp, &format!("blkio/rcr/c1/{f}"));
+        assert_eq!(b("blkio.weight"), "300");
+        assert_eq!(b("blkio.leaf_weight"), "200");
+        assert_eq!(b("blkio.weight_device"), "8:0 500");
+        assert_eq!(b("blkio.throttle.read_bps_device"), "8:0 1048576");
+        assert_eq!(b("blkio.throttle.write_iops_device"), "8:16 100");
+        assert_eq!(read(&tmp, "hugetlb/rcr/c1/hugetlb.2MB.limit_in_bytes"), (4 << 20).to_string());
+        assert_eq!(read(&tmp, "net_cls,net_prio/rcr/c1/net_cls.classid"), "1048577");
+        assert_eq!(read(&tmp, "net_cls,net_prio/rcr/c1/net_prio.ifpriomap"), "eth0 5");
+        assert_eq!(read(&tmp, "rdma/rcr/c1/rdma.max"), "mlx5_1 hca_handle=3 hca_object=1000");
+        // Each write replaces a fake file: the last rule of each kind shows.
+        assert_eq!(read(&tmp, "devices/rcr/c1/devices.deny"), "a");
+        assert_eq!(read(&tmp, "devices/rcr/c1/devices.allow"), "c 1:3 rwm");
+    }
+
+    #[test]
+    fn v1_memory_swap_order_and_errors_name_the_field() {
+        let mut files = v1_files();
+        files.retain(|(f, _)| !f.ends_with("memory.limit_in_bytes"));
+        let (_tmp, cg) = fake(FULL_V1, V1_MOUNTS, &files);
+        let mut res = Resources::default();
+        res.memory.limit = Some(1 << 20);
+        let err = cg.apply(&res).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linux.resources.memory.limit: write memory.limit_in_bytes: No such file or directory"
+        );
+        res.memory.swappiness = Some(101);
+        res.memory.limit = None;
+        let err = cg.apply(&res).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linux.resources.memory.swappiness: 101 is out of range (0 to 100)"
+        );
+    }
+
+    #[test]
+    fn v1_check_before_update_refuses_limits_below_usage() {
+        let mut files = v1_files();
+        files.push(("memory/rcr/c1/memory.usage_in_bytes", "5000\n"));
+        let (tmp, cg) = fake(FULL_V1, V1_MOUNTS, &files);
+        let mut res = Resources::default();
+        res.memory.limit = Some(4000);
+        res.memory.check_before_update = Some(true);
+        let err = cg.update(&res).unwrap_err();
+        assert!(err.to_string().contains("below the current usage 5000"), "{err}");
+        res.memory.limit = Some(6000);
+        cg.update(&res).unwrap();
+        assert_eq!(read(&tmp, "memory/rcr/c1/memory.limit_in_bytes"), "6000");
+        // update never rewrites device rules.
+        res.devices = everything().devices;
+        cg.update(&res).unwrap();
+        assert_eq!(read(&tmp, "devices/rcr/c1/devices.deny"), "");
+    }
+
+    #[test]
+    fn v1_without_a_controller_is_an_error() {
+        let (_tmp, cg) = fake(FULL_V1, V1_MOUNTS, &v1_files());
+        let mut res = Resources::default();
+        res.unified.insert("memory.high".into(), "1".into());
+        let err = cg.apply(&res).unwrap_err();
+        assert!(
+            err.to_string().starts_with("linux.resources.unified: this host has no cgroup v2"),
+            "{err}"
+        );
+        let text = "25 24 0:22 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let (_tmp, cg) = fake(text, &["memory"], &[]);
+        let mut res = Resources::default();
+        res.network.class_id = Some(1);
+        let err = cg.apply(&res).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linux.resources.network.classID: the net_cls (cgroup v1) controller is not available \
+             to this container on this host"
+        );
+    }
+
+    const V2_CONTROLLERS: &str = "cpuset cpu io memory hugetlb pids rdma misc";
+
+    fn v2_files(extra: &[&'static str]) -> Vec<(&'static str, &'static str)> {
+        let mut files: Vec<(&str, &str)> = vec![
+            ("cgroup.controllers", V2_CONTROLLERS),
+            ("cgroup.subtree_control", ""),
+            ("rcr/cgroup.subtree_control", ""),
+            ("rcr/c1/cgroup.controllers", V2_CONTROLLERS),
+        ];
+        for f in [
+            "cpu.weight",
+            "cpu.max",
+            "cpu.max.burst",
+            "cpu.idle",
+            "cpuset.cpus",
+            "cpuset.mems",
+            "memory.max",
+            "memory.swap.max",
+            "memory.low",
+            "memory.high",
+            "pids.max",
+            "io.weight",
+            "io.max",
+            "hugetlb.2MB.max",
+            "rdma.max",
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        {
+            files.push((Box::leak(format!("rcr/c1/{f}").into_boxed_str()), ""));
+        }
+        files
+    }
+
+    #[test]
+    fn v2_converts_and_writes() {
+        let (tmp, cg) = fake(V2, &[], &v2_files(&[]));
+        let mut res = everything();
+        res.cpu.realtime_period = None;
+        res.cpu.realtime_runtime = None;
+        res.devices.clear();
+        res.unified.insert("memory.high".into(), "30000000".into());
+        cg.apply(&res).unwrap();
+        let f = |f: &str| read(&tmp, &format!("rcr/c1/{f}"));
+        assert_eq!(f("cpu.weight"), "20");
+        assert_eq!(f("cpu.max"), "20000 100000");
+        assert_eq!(f("cpu.max.burst"), "1000");
+        assert_eq!(f("cpuset.cpus"), "0-1");
+        assert_eq!(f("memory.max"), (32 << 20).to_string());
+        assert_eq!(f("memory.swap.max"), (32 << 20).to_string(), "swap alone");
+        assert_eq!(f("memory.low"), (16 << 20).to_string());
+        assert_eq!(f("memory.high"), "30000000");
+        assert_eq!(f("pids.max"), "max");
+        assert_eq!(f("io.weight"), "8:0 4950", "per-device weight, converted");
+        assert_eq!(f("io.max"), "8:16 wiops=100");
+        assert_eq!(f("hugetlb.2MB.max"), (4 << 20).to_string());
+        assert_eq!(f("rdma.max"), "mlx5_1 hca_handle=3 hca_object=1000");
+    }
+
+    #[test]
+    fn v2_prefers_bfq_weights_and_unlimited_values() {
+        let (tmp, cg) = fake(V2, &[], &v2_files(&["io.bfq.weight"]));
+        let mut res = Resources::default();
+        res.block_io.weight = Some(300);
+        res.memory.limit = Some(-1);
+        res.cpu.quota = Some(-1);
+        res.cpu.period = Some(50_000);
+        cg.apply(&res).unwrap();
+        let f = |f: &str| read(&tmp, &format!("rcr/c1/{f}"));
+        assert_eq!(f("io.bfq.weight"), "300");
+        assert_eq!(f("io.weight"), "");
+        assert_eq!(f("memory.max"), "max");
+        assert_eq!(f("memory.swap.max"), "max", "unlimited memory means unlimited swap");
+        assert_eq!(f("cpu.max"), "max 50000");
+    }
+
+    #[test]
+    fn v2_refuses_what_it_cannot_do() {
+        let (_tmp, cg) = fake(V2, &[], &v2_files(&[]));
+        let check = |edit: &dyn Fn(&mut Resources), want: &str| {
+            let mut res = Resources::default();
+            edit(&mut res);
+            let err = cg.apply(&res).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err}");
+        };
+        check(
+            &|r| r.cpu.realtime_runtime = Some(1),
+            "linux.resources.cpu.realtimeRuntime: real-time",
+        );
+        check(
+            &|r| r.memory.swap = Some(10),
+            "linux.resources.memory.swap: a swap limit needs a memory limit",
+        );
+        check(&|r| r.network.class_id = Some(1), "linux.resources.network.classID: the net_cls");
+        check(
+            &|r| drop(r.unified.insert("../cgroup.procs".into(), "1".into())),
+            "linux.resources.unified.../cgroup.procs: not the name",
+        );
+        check(
+            &|r| drop(r.unified.insert("a/b".into(), "1".into())),
+            "linux.resources.unified.a/b: not the name",
+        );
+        check(
+            &|r| drop(r.unified.insert("nope.max".into(), "1".into())),
+            "linux.resources.unified.nope.max: write nope.max: No such file",
+        );
+        check(
+            &|r| r.hugepage_limits.push(HugepageLimit { page_size: "2M".into(), limit: 1 }),
+            "linux.resources.hugepageLimits[0]: invalid pageSize \"2M\"",
+        );
+        // Ignored with a warning rather than refused.
+        let mut res = Resources::default();
+        res.memory.kernel = Some(1);
+        res.memory.kernel_tcp = Some(1);
+        res.memory.swappiness = Some(1);
+        res.memory.disable_oom_killer = Some(true);
+        res.block_io.leaf_weight = Some(10);
+        cg.apply(&res).unwrap();
+    }
+
+    #[test]
+    fn hybrid_puts_v2_only_controllers_on_the_unified_hierarchy() {
+        let files = [
+            ("unified/cgroup.controllers", "hugetlb"),
+            ("unified/cgroup.subtree_control", ""),
+            ("unified/rcr/cgroup.subtree_control", ""),
+            ("unified/rcr/c1/hugetlb.2MB.max", ""),
+            ("memory/rcr/c1/memory.limit_in_bytes", ""),
+        ];
+        let mounts = ["cpu", "cpuacct", "cpuset", "memory", "pids", "systemd", "unified"];
+        let (tmp, cg) = fake(HYBRID, &mounts, &files);
+        let mut res = Resources::default();
+        res.hugepage_limits.push(HugepageLimit { page_size: "2MB".into(), limit: 4096 });
+        res.memory.limit = Some(1 << 20);
+        cg.apply(&res).unwrap();
+        assert_eq!(read(&tmp, "unified/cgroup.subtree_control"), "+hugetlb");
+        assert_eq!(read(&tmp, "unified/rcr/cgroup.subtree_control"), "+hugetlb");
+        assert_eq!(read(&tmp, "unified/rcr/c1/hugetlb.2MB.max"), "4096");
+        assert_eq!(read(&tmp, "memory/rcr/c1/memory.limit_in_bytes"), "1048576", "memory stays v1");
+        // Controllers neither v1 nor the unified root has are an error.
+        res.rdma.insert("mlx5_1".into(), Rdma { hca_handles: Some(1), hca_objects: None });
+        let err = cg.apply(&res).unwrap_err();
+        assert!(
+            err.to_string().starts_with("linux.resources.rdma.mlx5_1: the rdma controller"),
+            "{err}"
+        );
+        // The unified map is written on hybrid hosts too.
+        let mut res = Resources::default();
+        res.unified.insert("hugetlb.2MB.max".into(), "8192".into());
+        cg.apply(&res).unwrap();
+        assert_eq!(read(&tmp, "unified/rcr/c1/hugetlb.2MB.max"), "8192");
+    }
+
+    #[test]
+    fn v1_device_rule_lines() {
+        let deny_all = DeviceRule { allow: false, access: "rwm".into(), ..DeviceRule::default() };
+        assert_eq!(v1_device_lines(&deny_all), ["a"]);
+        let default_access = DeviceRule { allow: true, ..DeviceRule::default() };
+        assert_eq!(v1_device_lines(&default_access), ["a"]);
+        let mknod_all = DeviceRule { allow: true, access: "m".into(), ..DeviceRule::default() };
+        assert_eq!(v1_device_lines(&mknod_all), ["c *:* m", "b *:* m"]);
+        let pts = DeviceRule::allow(DeviceKind::Char, Some(136), None, "rw");
+        assert_eq!(v1_device_lines(&pts), ["c 136:* rw"]);
+        let wild = DeviceRule::allow(DeviceKind::Block, Some(-1), Some(-1), "r");
+        assert_eq!(v1_device_lines(&wild), ["b *:* r"]);
+    }
+
+    #[test]
+    fn page_sizes() {
+        for ok in ["2MB", "1GB", "64KB"] {
+            assert!(valid_page_size(ok), "{ok}");
+        }
+        for bad in ["", "MB", "2M", "2mb", "../x", "2 MB"] {
+            assert!(!valid_page_size(bad), "{bad}");
+        }
+    }
+}

@@ -167,3 +167,68 @@ fn settle(
         delay = (delay * 2).min(POLL_MAX);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tests::{write, V1, V2};
+    use crate::fs::{CgroupFs, ProcCgroups};
+    use crate::path::CgroupPath;
+
+    fn cgroup(tmp: &Path, mountinfo: &str) -> Cgroup {
+        let fs = CgroupFs::from_mountinfo(mountinfo, tmp).unwrap();
+        Cgroup::new(&fs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn v1_freezer_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        for m in ["systemd", "cpu,cpuacct", "cpuset", "memory", "net_cls,net_prio", "pids"] {
+            fs::create_dir_all(tmp.path().join("sys/fs/cgroup").join(m)).unwrap();
+        }
+        let state = tmp.path().join("sys/fs/cgroup/freezer/rcr/c1/freezer.state");
+        write(&state, "THAWED\n");
+        let cg = cgroup(tmp.path(), V1);
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Thawed);
+        assert!(!cg.is_frozen());
+        // The fake "kernel" freezes at once: the written state reads back.
+        cg.freeze().unwrap();
+        assert_eq!(fs::read_to_string(&state).unwrap(), "FROZEN");
+        assert!(cg.is_frozen());
+        write(&state, "FREEZING\n");
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Freezing);
+        cg.thaw().unwrap();
+        assert_eq!(fs::read_to_string(&state).unwrap(), "THAWED");
+        write(&state, "MELTED\n");
+        assert!(matches!(cg.freezer_state(), Err(CgroupError::Parse { .. })));
+    }
+
+    #[test]
+    fn v2_freezer_waits_for_cgroup_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sys/fs/cgroup");
+        write(&root.join("cgroup.controllers"), "memory\n");
+        let dir = root.join("rcr/c1");
+        write(&dir.join("cgroup.freeze"), "0\n");
+        write(&dir.join("cgroup.events"), "populated 1\nfrozen 1\n");
+        let cg = cgroup(tmp.path(), V2);
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Thawed);
+        cg.freeze().unwrap();
+        assert_eq!(fs::read_to_string(dir.join("cgroup.freeze")).unwrap(), "1");
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Frozen);
+        write(&dir.join("cgroup.events"), "populated 1\nfrozen 0\n");
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Freezing);
+        assert!(cg.is_frozen());
+        cg.thaw().unwrap();
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Thawed);
+    }
+
+    #[test]
+    fn without_a_freezer() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(&tmp.path().join("sys/fs/cgroup/cgroup.controllers"), "memory\n");
+        let cg = cgroup(tmp.path(), V2);
+        assert!(matches!(cg.freeze(), Err(CgroupError::NoFreezer)));
+        assert!(!cg.is_frozen());
+    }
+}

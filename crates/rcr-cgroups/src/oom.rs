@@ -120,3 +120,43 @@ fn oom_kills(dir: &Path) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tests::{write, V2};
+    use crate::fs::{CgroupFs, ProcCgroups};
+    use crate::path::CgroupPath;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+    #[test]
+    fn v2_counts_new_oom_kills_from_memory_events() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sys/fs/cgroup");
+        write(&root.join("cgroup.controllers"), "memory\n");
+        let events = root.join("rcr/c1/memory.events");
+        write(&events, "low 0\nmax 3\noom 1\noom_kill 1\n");
+        let fs = CgroupFs::from_mountinfo(V2, tmp.path()).unwrap();
+        let cg = Cgroup::new(&fs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap())
+            .unwrap();
+        let mut watch = OomWatch::new(&cg).unwrap().expect("memory.events exists");
+        assert_eq!(watch.read().unwrap(), 0, "kills before the watch began do not count");
+
+        write(&events, "low 0\nmax 9\noom 3\noom_kill 3\n");
+        let mut fds = [PollFd::new(watch.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut fds, PollTimeout::from(1000u16)).unwrap(), 1);
+        assert_eq!(watch.read().unwrap(), 2);
+        write(&events, "low 0\nmax 10\noom 3\noom_kill 3\n");
+        assert_eq!(watch.read().unwrap(), 0, "other events are not OOM kills");
+    }
+
+    #[test]
+    fn no_memory_controller_no_watch() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(&tmp.path().join("sys/fs/cgroup/cgroup.controllers"), "pids\n");
+        let fs = CgroupFs::from_mountinfo(V2, tmp.path()).unwrap();
+        let cg = Cgroup::new(&fs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap())
+            .unwrap();
+        assert!(OomWatch::new(&cg).unwrap().is_none());
+    }
+}

@@ -363,3 +363,110 @@ fn io_stat_v2(d: &Path) -> Result<(Vec<BlkioEntry>, Vec<BlkioEntry>), CgroupErro
     }
     Ok((bytes, ios))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tests::{write, HYBRID, V2};
+    use crate::fs::{CgroupFs, ProcCgroups};
+    use crate::path::CgroupPath;
+
+    fn cgroup(tmp: &Path, mountinfo: &str) -> Cgroup {
+        let fs = CgroupFs::from_mountinfo(mountinfo, tmp).unwrap();
+        Cgroup::new(&fs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn v1_stats() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sys/fs/cgroup");
+        write(&root.join("unified/cgroup.controllers"), "hugetlb\n");
+        let files = [
+            ("cpuacct/rcr/c1/cpuacct.usage", "3000\n"),
+            ("cpuacct/rcr/c1/cpuacct.usage_percpu", "1000 2000 \n"),
+            ("cpuacct/rcr/c1/cpuacct.stat", "user 2\nsystem 1\n"),
+            ("cpu/rcr/c1/cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 500\n"),
+            ("memory/rcr/c1/memory.limit_in_bytes", "33554432\n"),
+            ("memory/rcr/c1/memory.usage_in_bytes", "4096\n"),
+            ("memory/rcr/c1/memory.max_usage_in_bytes", "8192\n"),
+            ("memory/rcr/c1/memory.failcnt", "7\n"),
+            ("memory/rcr/c1/memory.memsw.limit_in_bytes", "9223372036854771712\n"),
+            ("memory/rcr/c1/memory.stat", "cache 100\nrss 200\n"),
+            ("pids/rcr/c1/pids.current", "3\n"),
+            ("pids/rcr/c1/pids.max", "max\n"),
+            ("unified/rcr/c1/hugetlb.2MB.current", "2097152\n"),
+            ("unified/rcr/c1/hugetlb.2MB.events", "max 2\n"),
+        ];
+        for (f, c) in files {
+            write(&root.join(f), c);
+        }
+        let cg = cgroup(tmp.path(), HYBRID);
+        let s = cg.stats_with_hugepages(&["2MB".to_owned(), "1GB".to_owned()]).unwrap();
+        assert_eq!(s.cpu.usage.total, 3000);
+        assert_eq!(s.cpu.usage.percpu, [1000, 2000]);
+        assert_eq!((s.cpu.usage.user, s.cpu.usage.kernel), (20_000_000, 10_000_000));
+        assert_eq!(
+            s.cpu.throttling,
+            Throttling { periods: 10, throttled_periods: 3, throttled_time: 500 }
+        );
+        assert_eq!(
+            s.memory.usage,
+            MemoryEntry { limit: 33_554_432, usage: 4096, max: 8192, failcnt: 7 }
+        );
+        assert_eq!(s.memory.swap.limit, 9_223_372_036_854_771_712);
+        assert_eq!(s.memory.cache, 100);
+        assert_eq!(s.memory.raw["rss"], 200);
+        assert_eq!(s.pids, Pids { current: 3, limit: 0 });
+        assert_eq!(s.hugetlb.len(), 1);
+        assert_eq!(s.hugetlb["2MB"], Hugetlb { usage: 2_097_152, max: 0, failcnt: 2 });
+
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["cpu"]["usage"]["percpu"][1], 2000);
+        assert_eq!(v["cpu"]["throttling"]["throttledPeriods"], 3);
+        assert_eq!(v["memory"]["usage"]["failcnt"], 7);
+        assert_eq!(v["memory"]["kernelTCP"]["limit"], 0);
+        assert!(v["pids"].get("limit").is_none(), "zero is left out like runc's omitempty");
+    }
+
+    #[test]
+    fn v2_stats() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sys/fs/cgroup");
+        write(&root.join("cgroup.controllers"), "cpu io memory pids\n");
+        let files = [
+            ("cpu.stat", "usage_usec 5\nuser_usec 3\nsystem_usec 2\nnr_periods 4\nnr_throttled 1\nthrottled_usec 9\n"),
+            ("memory.current", "4096\n"),
+            ("memory.max", "max\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n"),
+            ("memory.swap.current", "0\n"),
+            ("memory.swap.max", "1000\n"),
+            ("memory.stat", "anon 10\nfile 20\n"),
+            ("pids.current", "2\n"),
+            ("pids.max", "20\n"),
+            ("io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"),
+        ];
+        for (f, c) in files {
+            write(&root.join("rcr/c1").join(f), c);
+        }
+        let s = cgroup(tmp.path(), V2).stats_with_hugepages(&[]).unwrap();
+        assert_eq!((s.cpu.usage.total, s.cpu.usage.user, s.cpu.usage.kernel), (5000, 3000, 2000));
+        assert_eq!(s.cpu.throttling.throttled_time, 9000);
+        assert_eq!(
+            s.memory.usage,
+            MemoryEntry { limit: u64::MAX, usage: 4096, max: 0, failcnt: 4 }
+        );
+        assert_eq!(s.memory.swap.usage, 4096);
+        assert_eq!(s.memory.cache, 20);
+        assert_eq!(s.pids, Pids { current: 2, limit: 20 });
+        assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
+        assert_eq!(s.blkio.io_service_bytes_recursive[1].op, "Write");
+        assert_eq!(s.blkio.io_serviced_recursive[0].value, 1);
+    }
+
+    #[test]
+    fn hugepage_names() {
+        assert_eq!(hugepage_name(2048), "2MB");
+        assert_eq!(hugepage_name(1_048_576), "1GB");
+        assert_eq!(hugepage_name(64), "64KB");
+    }
+}

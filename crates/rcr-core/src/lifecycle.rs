@@ -292,6 +292,7 @@ mod tests {
         fail_create: Cell<bool>,
         destroyed: RefCell<Vec<String>>,
         killed: RefCell<Vec<i32>>,
+        paused: Cell<bool>,
     }
 
     impl Platform for &Fake {
@@ -315,6 +316,7 @@ mod tests {
             match (self.alive.get(), self.started.get()) {
                 (false, _) => Liveness::Gone,
                 (true, false) => Liveness::Created,
+                (true, true) if self.paused.get() => Liveness::Paused,
                 (true, true) => Liveness::Running,
             }
         }
@@ -329,6 +331,25 @@ mod tests {
         }
         fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
             Ok(0)
+        }
+        fn pause(&self, _: &ContainerState) -> Result<(), BoxError> {
+            self.paused.set(true);
+            Ok(())
+        }
+        fn resume(&self, _: &ContainerState) -> Result<(), BoxError> {
+            self.paused.set(false);
+            Ok(())
+        }
+        fn update(&self, state: &ContainerState, r: &LinuxResources) -> Result<serde_json::Value, BoxError> {
+            let mut v = state.platform.clone();
+            v["pids"] = serde_json::json!(r.pids().as_ref().map(|p| p.limit()));
+            Ok(v)
+        }
+        fn stats(&self, _: &ContainerState) -> Result<serde_json::Value, BoxError> {
+            Ok(serde_json::json!({"pids": {"current": 1}}))
+        }
+        fn pids(&self, _: &ContainerState) -> Result<Vec<i32>, BoxError> {
+            Ok(vec![42])
         }
     }
 
@@ -397,5 +418,71 @@ mod tests {
         rt.start(&id).unwrap();
         rt.delete(&id, true).unwrap();
         assert!(!fake.alive.get());
+    }
+
+    #[test]
+    fn pause_resume_update_stats() {
+        let fake = Fake::default();
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), &fake);
+        let b = bundle();
+        let id = ContainerId::new("c4").unwrap();
+        rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+        rt.start(&id).unwrap();
+        assert!(matches!(rt.resume(&id), Err(LifecycleError::Status { status: Status::Running, .. })));
+        rt.pause(&id).unwrap();
+        assert_eq!(rt.observe(&id).unwrap().status, Status::Paused);
+        assert!(matches!(rt.pause(&id), Err(LifecycleError::Status { status: Status::Paused, .. })));
+        rt.resume(&id).unwrap();
+        assert_eq!(rt.observe(&id).unwrap().status, Status::Running);
+
+        let res: LinuxResources = serde_json::from_value(serde_json::json!({"pids": {"limit": 7}})).unwrap();
+        rt.update(&id, &res).unwrap();
+        let saved = rt.observe(&id).unwrap().state.platform;
+        assert_eq!(saved["pids"], 7, "update's platform data is persisted");
+        assert_eq!(saved["cg"], "c4");
+
+        let ev = rt.stats(&id).unwrap();
+        assert_eq!(serde_json::to_value(&ev).unwrap(), serde_json::json!({"type": "stats", "id": "c4", "data": {"pids": {"current": 1}}}));
+        assert_eq!(rt.pids(&id).unwrap(), [42]);
+
+        fake.alive.set(false);
+        assert!(matches!(rt.update(&id, &res), Err(LifecycleError::Status { status: Status::Stopped, .. })));
+        assert!(matches!(rt.stats(&id), Err(LifecycleError::Status { .. })));
+        assert!(matches!(rt.pause(&id), Err(LifecycleError::Status { .. })));
+        let mut emit = |_: &Event| -> Result<(), BoxError> { Ok(()) };
+        assert!(matches!(rt.events(&id, Duration::from_secs(1), &mut emit), Err(LifecycleError::Status { .. })));
+    }
+
+    #[test]
+    fn verbs_a_platform_lacks_are_reported() {
+        struct Bare;
+        impl Platform for Bare {
+            fn create(&self, _: &CreateRequest<'_>, _: &mut dyn FnMut(&Progress) -> Result<(), BoxError>) -> Result<Progress, BoxError> {
+                Ok(Progress { init: Some((1, 1)), platform: serde_json::Value::Null })
+            }
+            fn start(&self, _: &Path, _: &ContainerState) -> Result<(), BoxError> {
+                Ok(())
+            }
+            fn liveness(&self, _: &Path, _: &ContainerState) -> Liveness {
+                Liveness::Running
+            }
+            fn kill(&self, _: &ContainerState, _: i32, _: bool) -> Result<(), BoxError> {
+                Ok(())
+            }
+            fn destroy(&self, _: &ContainerState) -> Result<(), BoxError> {
+                Ok(())
+            }
+            fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
+                Ok(0)
+            }
+        }
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), Bare);
+        let b = bundle();
+        let id = ContainerId::new("c5").unwrap();
+        rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+        assert_eq!(rt.pause(&id).unwrap_err().to_string(), "pause is not supported on this platform");
+        assert_eq!(rt.pids(&id).unwrap_err().to_string(), "ps is not supported on this platform");
     }
 }
