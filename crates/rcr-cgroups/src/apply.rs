@@ -704,6 +704,7 @@ mod tests {
         .collect()
     }
 
+    #[allow(clippy::field_reassign_with_default)]
     fn everything() -> Resources {
         let mut r = Resources::default();
         r.cpu = Cpu {

@@ -470,7 +470,7 @@ fn hugetlb_and_blkio_limits() {
         Layout::V2 => read(&cg_dir(layout, "", &id).join("io.max")),
         _ => read(&cg_dir(layout, "blkio", &id).join("blkio.throttle.read_bps_device")),
     };
-    assert!(blkio.contains(&format!("{dev}")) && (blkio.contains("1048576")), "{blkio}");
+    assert!(blkio.contains(&dev) && blkio.contains("1048576"), "{blkio}");
     if hugetlb {
         // On a hybrid host without a v1 hugetlb hierarchy the limit goes
         // to the unified hierarchy.
