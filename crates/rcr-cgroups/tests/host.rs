@@ -311,11 +311,13 @@ fn host_v2_device_program_and_freezer() {
     let top = unique("bpf");
     let path = CgroupPath::parse(&format!("/{top}/c1")).unwrap();
     let mut fx = Fixture::create(&fs, &path);
-    let mut res = Resources::default();
-    res.devices = vec![
-        DeviceRule { allow: false, access: "rwm".into(), ..DeviceRule::default() },
-        DeviceRule::allow(DeviceKind::Char, Some(1), Some(3), "rwm"),
-    ];
+    let res = Resources {
+        devices: vec![
+            DeviceRule { allow: false, access: "rwm".into(), ..DeviceRule::default() },
+            DeviceRule::allow(DeviceKind::Char, Some(1), Some(3), "rwm"),
+        ],
+        ..Resources::default()
+    };
     fx.cg.apply(&res).unwrap();
 
     // The shell waits for a line, so it is in the cgroup before it opens.
