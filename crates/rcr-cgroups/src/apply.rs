@@ -256,9 +256,12 @@ impl Cgroup {
             }
             return Ok(());
         }
+        // Without a v1 devices hierarchy (v2, or a hybrid host that does
+        // not mount one) the eBPF program on the unified cgroup enforces
+        // the rules; the kernel runs it on v1 hosts' processes too.
         match self.unified_dir() {
-            Some(dir) if self.layout() == Layout::V2 => attach_device_program(&dir.path, rules),
-            _ => Err(missing("devices", "devices")),
+            Some(dir) => attach_device_program(&dir.path, rules),
+            None => Err(missing("devices", "devices")),
         }
     }
 
