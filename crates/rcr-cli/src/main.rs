@@ -4,6 +4,7 @@
 //! renders its error exactly once: one line on stderr and, with `--log`, one
 //! error record as the log's last line.
 
+mod cgroup_cmds;
 mod demo;
 mod logging;
 mod spec_cmd;
@@ -125,6 +126,30 @@ enum Command {
     },
     /// Run a further process in a running container.
     Exec(Box<ExecArgs>),
+    /// Change a container's resource limits.
+    Update(Box<cgroup_cmds::UpdateArgs>),
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Print a container's stats every interval and its OOM events, as JSON lines.
+    Events {
+        id: String,
+        /// Time between stats records.
+        #[arg(long, default_value = "5s", value_parser = cgroup_cmds::parse_interval)]
+        interval: std::time::Duration,
+        /// Print one stats record and exit.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// List a container's processes (`ps` options may follow the id).
+    Ps {
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: ListFormat,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "PS_OPTIONS")]
+        ps_options: Vec<String>,
+    },
     /// List containers.
     #[command(alias = "ls")]
     List {
@@ -374,6 +399,47 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
                 Err(rcr_core::LifecycleError::Store(rcr_core::StoreError::NotFound(_)))
                     if *force => {}
                 Err(e) => return Err(fail(&what, e)),
+            }
+        }
+        Command::Update(a) => {
+            let what = format!("update {}", a.id);
+            let id = parse_id(&what, &a.id)?;
+            let resources = cgroup_cmds::update_resources(a).map_err(|e| fail(&what, e))?;
+            rt.update(&id, &resources).map_err(|e| fail(&what, e))?;
+        }
+        Command::Pause { id } => {
+            let what = format!("pause {id}");
+            rt.pause(&parse_id(&what, id)?).map_err(|e| fail(&what, e))?;
+        }
+        Command::Resume { id } => {
+            let what = format!("resume {id}");
+            rt.resume(&parse_id(&what, id)?).map_err(|e| fail(&what, e))?;
+        }
+        Command::Events { id, interval, stats } => {
+            let what = format!("events {id}");
+            let id = parse_id(&what, id)?;
+            if *stats {
+                let event = rt.stats(&id).map_err(|e| fail(&what, e))?;
+                cgroup_cmds::print_event(&event).map_err(|e| fail(&what, e))?;
+            } else {
+                rt.events(&id, *interval, &mut cgroup_cmds::print_event)
+                    .map_err(|e| fail(&what, e))?;
+            }
+        }
+        Command::Ps { format, id, ps_options } => {
+            let what = format!("ps {id}");
+            let pids = rt.pids(&parse_id(&what, id)?).map_err(|e| fail(&what, e))?;
+            match format {
+                ListFormat::Json if !ps_options.is_empty() => {
+                    return Err(fail(&what, "ps options cannot be combined with --format json"))
+                }
+                ListFormat::Json => println!("{}", serde_json::json!(pids)),
+                ListFormat::Table => {
+                    print!(
+                        "{}",
+                        cgroup_cmds::ps_table(ps_options, &pids).map_err(|e| fail(&what, e))?
+                    );
+                }
             }
         }
         Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),

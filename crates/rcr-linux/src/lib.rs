@@ -7,9 +7,12 @@
 //! - [`init`]: the container init's step list;
 //! - [`console`]: sending and receiving a terminal over a console socket;
 //! - [`terminal`]: a foreground `run`'s relay of the container's terminal;
+//! - [`resources`]: `linux.resources` to cgroup settings;
+//! - [`cgroup_verbs`]: pause/resume, update, stats, ps and events;
 //! - [`sys`]: the only home of raw syscalls.
 
 pub mod binary;
+pub mod cgroup_verbs;
 pub mod console;
 pub mod container;
 pub mod exec;
@@ -19,6 +22,7 @@ pub mod lsm;
 pub mod plan;
 pub mod proc;
 pub mod proto;
+pub mod resources;
 pub mod seccomp_agent;
 pub mod spawn;
 pub mod sys;
