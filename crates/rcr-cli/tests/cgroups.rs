@@ -404,6 +404,11 @@ fn device_rules_allow_and_deny() {
         let b = bundle(script, json!({"devices": devices}));
         b.edit(|c| {
             c["linux"]["devices"] = json!([{"path": "/dev/kmsg2", "type": "c", "major": 1, "minor": 11, "fileMode": 0o644}]);
+            // Reading the kernel log also needs CAP_SYSLOG: the device rule
+            // must be the only thing that differs between the two runs.
+            for set in ["bounding", "effective", "permitted"] {
+                c["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_SYSLOG"));
+            }
         });
         let out = rcr.run(&["run", "--bundle", b.path_str(), &Rcr::unique_id("dev")]);
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{out:?}");
