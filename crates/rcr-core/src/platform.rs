@@ -94,4 +94,14 @@ pub trait Platform {
     /// terminal if it has one, and returns the exit code to exit with
     /// (128+N when killed by signal N).
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError>;
+
+    /// The runtime-spec features document (`features.md`) of this backend
+    /// on this host. The default claims nothing beyond the spec versions
+    /// `config.json` may have.
+    fn features(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersionMin": crate::spec::MIN_SPEC_VERSION,
+            "ociVersionMax": crate::spec::SPEC_VERSION,
+        })
+    }
 }

@@ -325,4 +325,8 @@ impl Platform for Linux {
         let master = self.foreground.borrow_mut().take().and_then(|f| f.master);
         Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid), master)?)
     }
+
+    fn features(&self) -> serde_json::Value {
+        crate::features::probe()
+    }
 }
