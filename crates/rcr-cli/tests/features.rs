@@ -159,7 +159,7 @@ fn a_container_can_use_every_listed_feature() {
     }
     assert!(strings(&doc["mountOptions"]).first() != Some(&"remount"));
     // A few options whose effect shows in the mount table.
-    for (option, shows) in [("ro", "ro"), ("nosuid", "nosuid"), ("noexec", "noexec")] {
+    for (option, shows) in [("ro", "ro"), ("nosuid", "nosuid"), ("nosymfollow", "nosymfollow")] {
         let i = strings(&doc["mountOptions"]).iter().position(|o| *o == option).unwrap();
         checks.push((format!("/mnt/opt{i}"), shows));
     }

@@ -69,8 +69,13 @@ impl MountPlan {
     }
 }
 
+/// `MS_NOSYMFOLLOW` (Linux 5.10), which nix does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
+
 /// (name, flag, clears) for every flag option mount(8) knows.
 const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
+    // mount(8)'s "rw,suid,dev,exec,auto,nouser,async": no flag at all.
+    ("defaults", MsFlags::empty(), false),
     ("ro", MsFlags::MS_RDONLY, false),
     ("rw", MsFlags::MS_RDONLY, true),
     ("nosuid", MsFlags::MS_NOSUID, false),
@@ -99,6 +104,10 @@ const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
     ("loud", MsFlags::MS_SILENT, true),
     ("iversion", MsFlags::MS_I_VERSION, false),
     ("noiversion", MsFlags::MS_I_VERSION, true),
+    ("acl", MsFlags::MS_POSIXACL, false),
+    ("noacl", MsFlags::MS_POSIXACL, true),
+    ("nosymfollow", MS_NOSYMFOLLOW, false),
+    ("symfollow", MS_NOSYMFOLLOW, true),
 ];
 
 /// The options that make a bind mount (`rbind` a recursive one).
@@ -239,6 +248,12 @@ mod tests {
         assert_eq!(m.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
         assert_eq!(m.data, "mode=755,size=65536k");
         assert!(!m.needs_remount());
+        // Options the kernel does not take as filesystem data.
+        let m = mount(serde_json::json!({"destination": "/x", "type": "tmpfs",
+            "options": ["defaults", "acl", "nosymfollow"]}))
+        .unwrap();
+        assert_eq!(m.flags, MsFlags::MS_POSIXACL | MS_NOSYMFOLLOW);
+        assert_eq!(m.data, "");
     }
 
     #[test]
@@ -299,7 +314,7 @@ mod tests {
     #[test]
     fn known_options_are_the_ones_parsed() {
         let known = known_options();
-        for name in ["rbind", "bind", "nosuid", "ro", "rw", "rprivate", "unbindable", "lazytime"] {
+        for name in ["rbind", "bind", "nosuid", "ro", "rw", "rprivate", "defaults", "nosymfollow"] {
             assert!(known.contains(&name), "{name}");
         }
         assert!(known.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
