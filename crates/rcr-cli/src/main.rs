@@ -117,6 +117,9 @@ enum Command {
         /// Keep the container's state after it exits.
         #[arg(long)]
         keep: bool,
+        /// Accepted for runc compatibility: rcr never makes itself a subreaper.
+        #[arg(long)]
+        no_subreaper: bool,
     },
     /// Print the runtime-spec features document of rcr on this host.
     Features,
@@ -324,7 +327,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
                 Err(e) => return Err(fail(&what, e)),
             }
         }
-        Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),
+        Command::Run { create, detach, keep, no_subreaper: _ } => {
+            return run(&rt, cli, create, *detach, *keep)
+        }
         Command::List { format, quiet } => print_list(&rt, *format, *quiet)?,
         Command::Demo { bundle } => return demo(&rt, cli, bundle.as_deref()),
         Command::Features => {
@@ -491,6 +496,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from(["rcr", "run", "--no-subreaper", "-d", "c1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run { detach: true, .. })));
         let cli = Cli::try_parse_from(["rcr", "kill", "c1", "KILL", "--all"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Kill { all: true, .. })));
         let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"])
