@@ -5,6 +5,7 @@
 //! error record as the log's last line.
 
 mod cgroup_cmds;
+mod checkpoint;
 mod demo;
 mod logging;
 mod spec_cmd;
@@ -117,7 +118,16 @@ enum Command {
         /// Keep the container's state after it exits.
         #[arg(long)]
         keep: bool,
+        /// Accepted for runc compatibility: rcr never makes itself a subreaper.
+        #[arg(long)]
+        no_subreaper: bool,
     },
+    /// Print the runtime-spec features document of rcr on this host.
+    Features,
+    /// Checkpoint a running container (not supported: CRIU is not integrated).
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a checkpoint (not supported: CRIU is not integrated).
+    Restore(checkpoint::RestoreArgs),
     /// Run a demo container from the host's static busybox (not a runc verb).
     Demo {
         /// Build the demo bundle here and keep it (default: a temporary directory).
@@ -442,10 +452,25 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
                 }
             }
         }
-        Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),
+        Command::Run { create, detach, keep, no_subreaper: _ } => {
+            return run(&rt, cli, create, *detach, *keep)
+        }
         Command::Exec(a) => return exec(&rt, a),
         Command::List { format, quiet } => print_list(&rt, *format, *quiet)?,
         Command::Demo { bundle } => return demo(&rt, cli, bundle.as_deref()),
+        Command::Features => {
+            let mut doc = rt.platform.features();
+            if let Some(a) = doc.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+                a.insert("org.opencontainers.rcr.commit".into(), env!("RCR_COMMIT").into());
+            }
+            println!("{}", serde_json::to_string_pretty(&doc).expect("features serialize"));
+        }
+        Command::Checkpoint(a) => {
+            return Err(fail(format!("checkpoint {}", a.common.id), checkpoint::NOT_SUPPORTED))
+        }
+        Command::Restore(a) => {
+            return Err(fail(format!("restore {}", a.common.id), checkpoint::NOT_SUPPORTED))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -647,10 +672,82 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from(["rcr", "run", "--no-subreaper", "-d", "c1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run { detach: true, .. })));
         let cli = Cli::try_parse_from(["rcr", "kill", "c1", "KILL", "--all"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Kill { all: true, .. })));
         let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"])
             .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn checkpoint_and_restore_take_runc_flags() {
+        let cli = Cli::try_parse_from([
+            "rcr",
+            "checkpoint",
+            "--image-path",
+            "/img",
+            "--work-path",
+            "/work",
+            "--parent-path",
+            "../parent",
+            "--leave-running",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--lazy-pages",
+            "--status-fd",
+            "-1",
+            "--page-server",
+            "127.0.0.1:27",
+            "--file-locks",
+            "--pre-dump",
+            "--manage-cgroups-mode",
+            "soft",
+            "--empty-ns",
+            "network",
+            "--empty-ns",
+            "ipc",
+            "--auto-dedup",
+            "c1",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Checkpoint(a)) if a.common.id == "c1"));
+        let cli = Cli::try_parse_from([
+            "rcr",
+            "restore",
+            "-b",
+            "/b",
+            "--console-socket",
+            "/s",
+            "--image-path",
+            "/img",
+            "--work-path",
+            "/work",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--file-locks",
+            "--manage-cgroups-mode",
+            "full",
+            "-d",
+            "--pid-file",
+            "/p",
+            "--no-subreaper",
+            "--no-pivot",
+            "--empty-ns",
+            "network",
+            "--auto-dedup",
+            "--lazy-pages",
+            "--lsm-profile",
+            "apparmor:p",
+            "--lsm-mount-context",
+            "ctx",
+            "c2",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Restore(a)) if a.common.id == "c2"));
+        assert!(Cli::try_parse_from(["rcr", "checkpoint", "--bundle", "/b", "c1"]).is_err());
     }
 }

@@ -435,6 +435,15 @@ mod tests {
     }
 
     #[test]
+    fn default_features_claim_only_the_spec_versions() {
+        let fake = Fake::default();
+        assert_eq!(
+            (&fake).features(),
+            serde_json::json!({"ociVersionMin": "1.0.0", "ociVersionMax": "1.2.0"})
+        );
+    }
+
+    #[test]
     fn full_lifecycle() {
         let fake = Fake::default();
         let root = tempfile::tempdir().unwrap();

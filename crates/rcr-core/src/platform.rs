@@ -183,4 +183,14 @@ pub trait Platform {
     ) -> Result<(), BoxError> {
         Err(Unsupported("events").into())
     }
+
+    /// The runtime-spec features document (`features.md`) of this backend
+    /// on this host. The default claims nothing beyond the spec versions
+    /// `config.json` may have.
+    fn features(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersionMin": crate::spec::MIN_SPEC_VERSION,
+            "ociVersionMax": crate::spec::SPEC_VERSION,
+        })
+    }
 }

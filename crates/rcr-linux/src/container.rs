@@ -367,4 +367,8 @@ impl Platform for Linux {
         };
         cgroup_verbs::events(state, &pidfd, interval, emit)
     }
+
+    fn features(&self) -> serde_json::Value {
+        crate::features::probe()
+    }
 }

@@ -5,6 +5,7 @@
 //! - [`spawn`]: the parent side of `create` and `start`;
 //! - [`seccomp_agent`]: handing a seccomp notify fd to its agent;
 //! - [`init`]: the container init's step list;
+//! - [`features`]: the runtime-spec features document;
 //! - [`console`]: sending and receiving a terminal over a console socket;
 //! - [`terminal`]: a foreground `run`'s relay of the container's terminal;
 //! - [`resources`]: `linux.resources` to cgroup settings;
@@ -16,6 +17,7 @@ pub mod cgroup_verbs;
 pub mod console;
 pub mod container;
 pub mod exec;
+pub mod features;
 pub mod foreground;
 pub mod init;
 pub mod lsm;

@@ -17,13 +17,14 @@ use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
 pub use attrs::{
-    capability_names, CapabilitySets, CpuList, ExecAffinity, IoPriority, ProcessAttrs, Rlimit,
-    SchedulerPlan,
+    capability_names, named_capabilities, CapabilitySets, CpuList, ExecAffinity, IoPriority,
+    ProcessAttrs, Rlimit, SchedulerPlan,
 };
-pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
+pub use mounts::{idmap_supported, known_options, parse_mount, MountKind, MountPlan, Propagation};
 pub use seccomp::{
     plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
-    SeccompPlan, SyscallRule,
+    SeccompPlan, SyscallRule, ACTIONS as SECCOMP_ACTIONS, ARCHITECTURES as SECCOMP_ARCHITECTURES,
+    FILTER_FLAGS as SECCOMP_FILTER_FLAGS, OPERATORS as SECCOMP_OPERATORS,
 };
 pub use sysctl::Sysctl;
 
@@ -134,6 +135,13 @@ pub struct LsmPlan {
     pub mount_label: Option<String>,
 }
 
+/// The namespace types a container may ask for, to be created or joined;
+/// the others are refused. The one list `rcr features` reports from.
+pub fn supported_namespaces() -> &'static [LinuxNamespaceType] {
+    use LinuxNamespaceType::*;
+    &[Mount, Cgroup, Uts, Ipc, Pid, Network]
+}
+
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
@@ -178,6 +186,12 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
     for ns in &namespaces {
         let flag = ns_flag(ns.typ());
         let name = ns_name(ns.typ());
+        if !supported_namespaces().contains(&ns.typ()) {
+            return Err(PlanError::new(
+                "linux.namespaces",
+                format!("{name} namespaces are not supported by this rcr build yet"),
+            ));
+        }
         if seen.contains(flag) {
             return Err(PlanError::new(
                 "linux.namespaces",
@@ -196,17 +210,6 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
                 plan.join.push((flag, p.clone()));
             }
             _ => plan.new |= flag,
-        }
-    }
-    for (flag, what) in [
-        (CloneFlags::CLONE_NEWUSER, "user namespaces"),
-        (CloneFlags::from_bits_retain(libc::CLONE_NEWTIME), "time namespaces"),
-    ] {
-        if plan.has(flag) {
-            return Err(PlanError::new(
-                "linux.namespaces",
-                format!("{what} are not supported by this rcr build yet"),
-            ));
         }
     }
     if !plan.has(CloneFlags::CLONE_NEWNS) {
@@ -488,6 +491,23 @@ mod tests {
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("uts namespace"), "{e}");
+        use LinuxNamespaceType::*;
+        for t in [Mount, Cgroup, Uts, Ipc, User, Pid, Network, Time] {
+            if supported_namespaces().contains(&t) {
+                continue;
+            }
+            let mut v = base();
+            v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "uts"},
+                {"type": ns_name(t), "path": "/proc/1/ns/x"}]);
+            assert_eq!(
+                plan_of(v).unwrap_err().to_string(),
+                format!(
+                    "invalid config: linux.namespaces: {} namespaces are not supported by this \
+                     rcr build yet",
+                    ns_name(t)
+                )
+            );
+        }
     }
 
     #[test]
