@@ -181,12 +181,14 @@ pub fn spawn(
 /// have died, whichever comes first, so `start` never hangs on a dead init.
 pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let reader = sys::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())
-        .map_err(|e| StartError::Fifo { path: fifo.to_owned(), source: e })?;
+    // Check the init before opening the reader: the open itself releases it,
+    // and a short-lived process can already be a zombie by the next line.
     let pidfd = sys::pidfd_open(pid).map_err(|_| StartError::InitGone)?;
     if !proc::is_same_live_process(pid, start_time) {
         return Err(StartError::InitGone);
     }
+    let reader = sys::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())
+        .map_err(|e| StartError::Fifo { path: fifo.to_owned(), source: e })?;
     loop {
         let r: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&reader);
         let p: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&pidfd);
