@@ -944,6 +944,7 @@ def write_plot(results: dict, rts: list[str], stem: Path) -> Path:
                 continue
             ax.bar(x, med, color=SVG_COLORS.get(rt, "#888"), width=0.6)
             ax.errorbar(x, med, yerr=[[0], [max(p90 - med, 0)]], color="black", capsize=3, lw=1)
+        ax.set_xlim(-0.6, len(bars) - 0.4)
         ax.set_xticks(range(len(bars)), [b[0] for b in bars])
         ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=8)
@@ -995,7 +996,8 @@ def markdown(results: dict, plot: Path | None) -> str:
         f"Measured {meta['date']} on {meta['host']['cpu']} ({meta['host']['cpus']} CPUs), "
         f"kernel {meta['host']['kernel']}, rcr at commit `{meta['host']['repo_commit']}`, "
         f"N={meta['iterations']} iterations per scenario, runtimes interleaved "
-        f"(cgroup2 hidden: {meta['cgroup2_hidden']}; state on {meta.get('state_fs', 'disk')}). "
+        f"({'cgroup2 mount hidden' if meta['cgroup2_hidden'] else 'no cgroup2 mount to hide'}; "
+        f"state on {meta.get('state_fs', 'disk')}). "
         f"Load average (1 min) when it started: {meta['loadavg_1min_before_after'][0]} "
         "(above ~0.5, other jobs shared the machine).",
         "",
@@ -1004,7 +1006,10 @@ def markdown(results: dict, plot: Path | None) -> str:
     ]
     for rt in rts:
         r = meta["host"]["runtimes"][rt]
-        lines.append(f"| {rt} | {r['version']} | `{r['path']}` |")
+        path = Path(r["path"])
+        if path.is_relative_to(REPO):
+            path = path.relative_to(REPO)
+        lines.append(f"| {rt} | {r['version']} | `{path}` |")
     lines += ["", "### Summary against the targets", "",
               "| scenario | rcr | crun | runc | rcr/crun | rcr/runc | target (rcr/crun) | met |",
               "|---|---|---|---|---|---|---|---|"]
@@ -1136,6 +1141,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and the plot")
     p.add_argument("--no-save", action="store_true", help="write no results file (implies --no-docs)")
     p.add_argument("--keep", action="store_true", help="keep the temporary bundles and state")
+    p.add_argument("--render", metavar="RESULTS_JSON",
+                   help="only redraw the plot and docs/performance.md from a results file (no root needed)")
     p.add_argument("--state-fs", choices=("tmpfs", "disk"), default="tmpfs",
                    help="where the runtimes' --root state lives: a fresh tmpfs, like /run on most hosts "
                         "(default), or the temporary directory's own filesystem")
@@ -1155,8 +1162,21 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def render(path: str) -> None:
+    """Redraws the plot and the generated part of docs/performance.md from a
+    results file, without measuring."""
+    results = json.loads(Path(path).read_text())
+    (DOC.parent / "performance").mkdir(exist_ok=True)
+    plot = write_plot(results, results["meta"]["order"], DOC.parent / "performance" / "bench")
+    update_doc(results, plot)
+    log(f"bench: wrote {plot} and {DOC} from {path}")
+
+
 def main() -> None:
     args = parse_args()
+    if args.render:
+        render(args.render)
+        return
     if os.geteuid() != 0:
         die("run as root (containers need it): sudo python3 bench/bench.py")
     if os.environ.get(IN_NS_ENV) == "1":
