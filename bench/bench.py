@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
@@ -126,7 +127,7 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def die(msg: str) -> "NoReturn":  # noqa: F821 - string annotation only
+def die(msg: str) -> NoReturn:
     log(f"bench: {msg}")
     sys.exit(1)
 
@@ -178,11 +179,11 @@ def find_runtime(name: str, given: str | None) -> Path:
     return path.resolve()
 
 
-def reexec_in_namespace(args: argparse.Namespace, paths: dict[str, Path]) -> "NoReturn":  # noqa: F821
+def reexec_in_namespace(args: argparse.Namespace, paths: dict[str, Path]) -> NoReturn:
     if shutil.which("unshare") is None:
         die("unshare not found (util-linux)")
     argv = [sys.executable, str(Path(__file__).resolve())]
-    argv += [a for a in sys.argv[1:]]
+    argv += sys.argv[1:]
     for rt, p in paths.items():
         argv += [f"--{rt}", str(p)]
     env = dict(os.environ, **{IN_NS_ENV: "1"})
@@ -1140,7 +1141,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--callgrind-dir", help="keep the callgrind profiles here (for callgrind_annotate)")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and the plot")
     p.add_argument("--no-save", action="store_true", help="write no results file (implies --no-docs)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary bundles and state")
+    p.add_argument("--keep", action="store_true", help="keep the temporary bundles and strace summaries (not a tmpfs state dir)")
     p.add_argument("--render", metavar="RESULTS_JSON",
                    help="only redraw the plot and docs/performance.md from a results file (no root needed)")
     p.add_argument("--state-fs", choices=("tmpfs", "disk"), default="tmpfs",
