@@ -151,3 +151,33 @@ fn joining_a_missing_namespace_fails_cleanly() {
     assert!(line.contains("/proc/999999999/ns/net"), "{line}");
     assert_no_leftovers(&rcr, &id);
 }
+
+#[test]
+fn without_a_mount_namespace() {
+    if !require_root("without_a_mount_namespace") {
+        return;
+    }
+    // runc's behaviour, which runtime-tools' linux_ns_itype checks: the
+    // container shares the runtime's mount namespace, its mounts are made
+    // there (and removed by delete) and it is confined by chroot.
+    let rcr = rcr();
+    let bundle = Bundle::busybox();
+    bundle.edit(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "pid"}]);
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+        c["root"]["readonly"] = json!(false);
+        c["hostname"] = json!(null);
+    });
+    bundle.set_args(&probe_args(&[]));
+    let rootfs = bundle.rootfs().canonicalize().unwrap();
+    let report = run_probe(&rcr, &bundle);
+    assert_eq!(report["namespaces"]["mnt"], host_ns("mnt"));
+    assert!(mount_at(&report, "/proc").is_some(), "{report:#}");
+    let leftover = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!leftover.contains(rootfs.to_str().unwrap()), "mounts left behind:\n{leftover}");
+    // What would need a namespace of its own is refused, naming the field.
+    bundle.edit(|c| c["linux"]["maskedPaths"] = json!(["/proc/kcore"]));
+    let err = rcr.fail(&["run", "--bundle", bundle.path_str(), &Rcr::unique_id("nomnt")]);
+    assert!(err.contains("linux.maskedPaths") && err.contains("private mount namespace"), "{err}");
+}

@@ -136,6 +136,26 @@ fn hook_state(req: &CreateRequest<'_>) -> serde_json::Value {
     state.oci_state(rcr_core::Status::Created)
 }
 
+/// A container without a mount namespace of its own made its mounts in
+/// ours: take them down with it, innermost first.
+fn unmount_shared(state: &ContainerState) {
+    let Some(spec) = &state.spec else { return };
+    let private = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| {
+        ns.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
+    });
+    if private {
+        return;
+    }
+    for m in spec.mounts().iter().flatten().rev() {
+        let target = state.rootfs.join(crate::init::rel_path(m.destination()));
+        if let Err(e) = nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH) {
+            if e != nix::Error::EINVAL && e != nix::Error::ENOENT {
+                tracing::warn!("unmount {}: {e}", target.display());
+            }
+        }
+    }
+}
+
 /// A pidfd for the container's init, if it is still the process we started.
 fn init_pidfd(state: &ContainerState) -> Option<(Pid, std::os::fd::OwnedFd)> {
     let (pid, start) = (Pid::from_raw(state.pid?), state.pid_start_time?);
@@ -302,6 +322,7 @@ impl Platform for Linux {
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {
             cgroup.remove()?;
         }
+        unmount_shared(state);
         Ok(())
     }
 

@@ -26,6 +26,7 @@ use rcr_core::hooks::HookKind;
 use crate::plan::{LaunchPlan, LoadPoint};
 use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
+pub use fs::rel as rel_path;
 pub use rootfs::CgroupView;
 
 pub type InitResult<T> = Result<T, InitError>;
@@ -85,7 +86,14 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     step(&ctx.chan, "join namespaces", || join_namespaces(ctx))?;
     step(&ctx.chan, "session keyring", || session_keyring(plan))?;
     step(&ctx.chan, "hostname", || hostname(plan))?;
-    step(&ctx.chan, "prepare root", || rootfs::prepare(plan))?;
+    if plan.private_mounts() {
+        step(&ctx.chan, "prepare root", || rootfs::prepare(plan))?;
+    } else {
+        ctx.chan.log(
+            Level::Warn,
+            "no private mount namespace: the container's mounts are made in the runtime's",
+        );
+    }
     let root = rootfs::open_root(plan)?;
     step(&ctx.chan, "mounts", || {
         let context = crate::lsm::mount_context(&plan.lsm);

@@ -269,6 +269,11 @@ pub fn pivot(plan: &LaunchPlan) -> InitResult<()> {
         sys::open(p, OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty())
             .map_err(|e| InitError::errno(format!("open {}", p.display()), e))
     };
+    if !plan.private_mounts() {
+        // pivot_root would move the root of everyone sharing this namespace.
+        nix::unistd::chroot(&plan.rootfs).map_err(|e| InitError::errno("chroot to rootfs", e))?;
+        return nix::unistd::chdir("/").map_err(|e| InitError::errno("chdir to /", e));
+    }
     if plan.no_pivot {
         nix::unistd::chdir(&plan.rootfs).map_err(|e| InitError::errno("chdir to rootfs", e))?;
         do_mount(Some(&plan.rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)

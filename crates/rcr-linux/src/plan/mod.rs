@@ -212,12 +212,6 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
             _ => plan.new |= flag,
         }
     }
-    if !plan.has(CloneFlags::CLONE_NEWNS) {
-        return Err(PlanError::new(
-            "linux.namespaces",
-            "a mount namespace is required: rcr sets up the root filesystem in it",
-        ));
-    }
     plan.join.sort_by_key(|(f, _)| join_rank(*f));
     Ok(plan)
 }
@@ -348,6 +342,40 @@ fn container_paths(list: Option<&Vec<String>>, field: &str) -> Result<Vec<PathBu
 }
 
 /// Builds the plan for `spec`, whose bundle is `bundle` and root `rootfs`.
+impl LaunchPlan {
+    /// Whether the container has a mount namespace of its own. Without one
+    /// (as runc allows) its mounts are made in the runtime's namespace and
+    /// it is confined by chroot rather than pivot_root.
+    pub fn private_mounts(&self) -> bool {
+        self.namespaces.has(CloneFlags::CLONE_NEWNS)
+    }
+}
+
+/// What needs a private mount namespace, checked when there is none (runc
+/// refuses the same).
+fn check_shared_mounts(plan: &LaunchPlan) -> Result<(), PlanError> {
+    if plan.private_mounts() {
+        return Ok(());
+    }
+    let why = "needs a private mount namespace (add {\"type\": \"mount\"} to linux.namespaces)";
+    if !plan.masked_paths.is_empty() {
+        return Err(PlanError::new("linux.maskedPaths", why));
+    }
+    if !plan.readonly_paths.is_empty() {
+        return Err(PlanError::new("linux.readonlyPaths", why));
+    }
+    if plan.readonly_root {
+        return Err(PlanError::new("root.readonly", why));
+    }
+    if plan.no_pivot {
+        return Err(PlanError::new("--no-pivot", why));
+    }
+    if plan.root_propagation.is_some() {
+        return Err(PlanError::new("linux.rootfsPropagation", why));
+    }
+    Ok(())
+}
+
 pub fn plan(
     spec: &Spec,
     bundle: &Path,
@@ -376,7 +404,7 @@ pub fn plan(
         ));
     }
     let sysctls = sysctl::plan_sysctls(spec, &namespaces)?;
-    Ok(LaunchPlan {
+    let plan = LaunchPlan {
         rootfs: rootfs.to_owned(),
         bundle: bundle.to_owned(),
         readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
@@ -414,7 +442,9 @@ pub fn plan(
         attrs: attrs::plan_attrs(spec)?,
         sysctls,
         seccomp: linux.and_then(|l| l.seccomp().as_ref()).map(plan_seccomp).transpose()?,
-    })
+    };
+    check_shared_mounts(&plan)?;
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -480,8 +510,13 @@ mod tests {
         let mut v = base();
         v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
         v["hostname"] = serde_json::json!(null);
+        v["linux"]["maskedPaths"] = serde_json::json!([]);
+        v["linux"]["readonlyPaths"] = serde_json::json!([]);
+        v["root"]["readonly"] = serde_json::json!(false);
+        assert!(!plan_of(v.clone()).unwrap().private_mounts());
+        v["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore"]);
         let e = plan_of(v).unwrap_err().to_string();
-        assert!(e.contains("mount namespace is required"), "{e}");
+        assert!(e.contains("private mount namespace"), "{e}");
         let mut v = base();
         v["linux"]["namespaces"] =
             serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
