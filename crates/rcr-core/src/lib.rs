@@ -4,6 +4,7 @@
 //! Nothing here touches namespaces or cgroups; the platform backends do, and
 //! return data that this crate persists.
 
+pub mod fault;
 pub mod hooks;
 pub mod id;
 pub mod lifecycle;

@@ -3,11 +3,13 @@
 
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 use nix::unistd::Pid;
 use rcr_cgroups::{Cgroup, CgroupPath, ContainerMounts, SystemdPath};
+use rcr_core::fault;
 use rcr_core::platform::{BoxError, CreateRequest, Platform, Progress};
 use rcr_core::state::{ContainerState, Liveness};
 use rcr_core::store::EXEC_FIFO;
@@ -176,9 +178,12 @@ impl Platform for Linux {
         crate::lsm::check(&plan.lsm)?;
         let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
         let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
+        data.cgroup.as_mut().expect("set just above").plan_create()?;
         record(&Progress { init: None, platform: data.json() })?;
+        fault::point("create:after-cgroup-record");
         let cgroup = data.cgroup.as_mut().expect("set just above");
         cgroup.create()?;
+        fault::point("create:after-cgroup");
         let view = cgroup_view(cgroup);
         record(&Progress { init: None, platform: data.json() })?;
 
@@ -200,6 +205,7 @@ impl Platform for Linux {
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
         .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
+        fault::point("create:after-fifo");
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
@@ -255,10 +261,13 @@ impl Platform for Linux {
         if !proc::is_same_live_process(Pid::from_raw(pid), start) {
             return Liveness::Gone;
         }
-        if state_dir.join(EXEC_FIFO).exists() {
-            Liveness::Created
-        } else {
-            Liveness::Running
+        // A start killed between releasing the init and recording it leaves
+        // the fifo behind; only an init still holding it waits for start.
+        match std::fs::metadata(state_dir.join(EXEC_FIFO)) {
+            Ok(m) if proc::holds_file(Pid::from_raw(pid), m.dev(), m.ino()) != Some(false) => {
+                Liveness::Created
+            }
+            _ => Liveness::Running,
         }
     }
 
@@ -298,9 +307,11 @@ impl Platform for Linux {
                 .into());
             }
         }
+        fault::point("delete:after-kill");
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {
             cgroup.remove()?;
         }
+        fault::point("delete:after-cgroup-remove");
         Ok(())
     }
 
