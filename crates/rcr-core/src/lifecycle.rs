@@ -143,12 +143,11 @@ impl<P: Platform> Runtime<P> {
                 Ok(Observed { state, status })
             }
             None => {
-                // Directory reserved, record not yet written.
+                // Reserved by a create that died before its first record.
                 let mut state =
                     ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
                 state.created = String::new();
-                let status = if snap.locked { Status::Creating } else { Status::Stopped };
-                Ok(Observed { state, status })
+                Ok(Observed { state, status: Status::Stopped })
             }
         }
     }
