@@ -92,44 +92,49 @@ impl Store {
 
     /// Reserves `id` and returns its directory, locked.
     pub fn create(&self, id: &ContainerId) -> Result<ContainerDir, StoreError> {
-        static STAGED: AtomicU64 = AtomicU64::new(0);
         self.ensure_root()?;
         let path = self.dir_of(id);
+        let staging = self.make_staging_dir()?;
+        let mut dir = ContainerDir::open(id, staging.clone()).inspect_err(|_| {
+            let _ = fs::remove_dir(&staging);
+        })?;
+        let Err(renamed) = rename_noreplace(&staging, &path) else {
+            dir.path = path;
+            return Ok(dir);
+        };
+        drop(dir);
+        let _ = fs::remove_dir(&staging);
+        match renamed {
+            nix::Error::EEXIST => Err(StoreError::Exists(id.to_string())),
+            // A filesystem without RENAME_NOREPLACE: reserve in place, with
+            // a moment in which the directory is there but not yet locked.
+            nix::Error::EINVAL | nix::Error::ENOSYS => match make_dir(&path) {
+                Ok(()) => ContainerDir::open(id, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    Err(StoreError::Exists(id.to_string()))
+                }
+                Err(e) => Err(io_err("create container directory", &path)(e)),
+            },
+            e => Err(io_err("create container directory", &path)(e.into())),
+        }
+    }
+
+    /// A new, empty directory under the root, named so that it is never
+    /// taken for a container.
+    fn make_staging_dir(&self) -> Result<PathBuf, StoreError> {
+        static STAGED: AtomicU64 = AtomicU64::new(0);
         let n = STAGED.fetch_add(1, Ordering::Relaxed);
         let staging = self.root.join(format!("{STAGING_PREFIX}{}.{n}", std::process::id()));
-        if let Err(e) = make_dir(&staging) {
-            if e.kind() != io::ErrorKind::AlreadyExists {
-                return Err(io_err("create container directory", &staging)(e));
+        match make_dir(&staging) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Left by a dead process that had our pid: nobody uses it.
+                let _ = fs::remove_dir_all(&staging);
+                make_dir(&staging)
             }
-            // Left by a dead process that had our pid: nobody else uses it.
-            let _ = fs::remove_dir_all(&staging);
-            make_dir(&staging).map_err(io_err("create container directory", &staging))?;
+            other => other,
         }
-        let mut dir = ContainerDir::open(id, staging.clone())?;
-        match rename_noreplace(&staging, &path) {
-            Ok(()) => {
-                dir.path = path;
-                Ok(dir)
-            }
-            Err(e) => {
-                drop(dir);
-                let _ = fs::remove_dir(&staging);
-                match e {
-                    nix::Error::EEXIST | nix::Error::ENOTEMPTY => {
-                        Err(StoreError::Exists(id.to_string()))
-                    }
-                    // A filesystem without RENAME_NOREPLACE: reserve in place.
-                    nix::Error::EINVAL | nix::Error::ENOSYS => match make_dir(&path) {
-                        Ok(()) => ContainerDir::open(id, path),
-                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                            Err(StoreError::Exists(id.to_string()))
-                        }
-                        Err(e) => Err(io_err("create container directory", &path)(e)),
-                    },
-                    e => Err(io_err("create container directory", &path)(e.into())),
-                }
-            }
-        }
+        .map_err(io_err("create container directory", &staging))?;
+        Ok(staging)
     }
 
     /// Locks an existing container (blocking until other verbs are done).

@@ -177,8 +177,9 @@ impl Platform for Linux {
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
         crate::lsm::check(&plan.lsm)?;
         let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
-        let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
-        data.cgroup.as_mut().expect("set just above").plan_create()?;
+        let mut cgroup = make_cgroup(req)?;
+        cgroup.plan_create()?;
+        let mut data = LinuxData { cgroup: Some(cgroup) };
         record(&Progress { init: None, platform: data.json() })?;
         fault::point("create:after-cgroup-record");
         let cgroup = data.cgroup.as_mut().expect("set just above");

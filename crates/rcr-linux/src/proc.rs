@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 
 use nix::unistd::Pid;
 
@@ -36,7 +37,6 @@ pub fn stat(pid: Pid) -> io::Result<ProcStat> {
 /// Whether process `pid` has a file descriptor open on the file with device
 /// `dev` and inode `ino`; `None` if its descriptors cannot be listed.
 pub fn holds_file(pid: Pid, dev: u64, ino: u64) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
     let entries = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     // stat(2) follows the magic links to the files themselves; an fd closed
     // while we look is simply not held.
@@ -68,7 +68,6 @@ mod tests {
 
     #[test]
     fn held_files_are_found() {
-        use std::os::unix::fs::MetadataExt;
         let tmp = tempfile::NamedTempFile::new().unwrap();
         let m = tmp.as_file().metadata().unwrap();
         assert_eq!(holds_file(Pid::this(), m.dev(), m.ino()), Some(true));
