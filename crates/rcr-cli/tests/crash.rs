@@ -380,7 +380,6 @@ fn readers_never_see_a_torn_state_file() {
     sleeper(&bundle);
     let ids: Vec<String> = (0..2).map(|_| Rcr::unique_id("torn")).collect();
     let done = Arc::new(AtomicBool::new(false));
-    let _stop = StopOnDrop(done.clone());
     let cycles = Arc::new(AtomicUsize::new(0));
 
     // Writers: every create, start and delete rewrites state.json.
@@ -403,38 +402,48 @@ fn readers_never_see_a_torn_state_file() {
         .collect();
 
     // A direct reader parsing the file as fast as it can, and `rcr state`.
-    let (mut parsed, mut states) = (0, 0);
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        for id in &ids {
-            for _ in 0..50 {
-                match fs::read(rcr.root().join(id).join("state.json")) {
-                    Ok(bytes) => {
-                        if let Err(e) = serde_json::from_slice::<Value>(&bytes) {
-                            panic!(
-                                "torn state.json of {id} ({e}): {}",
-                                String::from_utf8_lossy(&bytes)
-                            );
+    let read = || {
+        let (mut parsed, mut states) = (0, 0);
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            for id in &ids {
+                for _ in 0..50 {
+                    match fs::read(rcr.root().join(id).join("state.json")) {
+                        Ok(bytes) => {
+                            if let Err(e) = serde_json::from_slice::<Value>(&bytes) {
+                                panic!(
+                                    "torn state.json of {id} ({e}): {}",
+                                    String::from_utf8_lossy(&bytes)
+                                );
+                            }
+                            parsed += 1;
                         }
-                        parsed += 1;
+                        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
                     }
-                    Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
                 }
+                let status = observed(&rcr, id, "torn");
+                assert!(
+                    matches!(
+                        status.as_deref(),
+                        None | Some("creating" | "created" | "running" | "stopped")
+                    ),
+                    "{status:?}"
+                );
+                states += 1;
             }
-            let status = observed(&rcr, id, "torn");
-            assert!(
-                matches!(
-                    status.as_deref(),
-                    None | Some("creating" | "created" | "running" | "stopped")
-                ),
-                "{status:?}"
-            );
-            states += 1;
         }
-    }
+        (parsed, states)
+    };
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    // However the reader ended, the writers stop and leave nothing running.
     done.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.join().expect("writer thread");
+    let written: Vec<_> = writers.into_iter().map(thread::JoinHandle::join).collect();
+    for id in &ids {
+        let _ = call(&rcr, &["delete", "--force", id]);
+    }
+    let (parsed, states) = read.unwrap_or_else(|p| std::panic::resume_unwind(p));
+    for w in written {
+        w.unwrap_or_else(|p| std::panic::resume_unwind(p));
     }
     let cycles = cycles.load(Ordering::Relaxed);
     assert!(
@@ -443,15 +452,6 @@ fn readers_never_see_a_torn_state_file() {
     );
     for id in &ids {
         assert_all_gone(&rcr, &bundle, id, "torn");
-    }
-}
-
-/// Stops the writer threads however the reader ends.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
     }
 }
 
