@@ -243,6 +243,7 @@ fn create_killed_at_every_point_is_recoverable() {
             let rec = record(rcr, id).unwrap();
             let dirs = rec["platform"]["cgroup"]["dirs"].as_array().unwrap();
             assert!(dirs.iter().all(|d| d.get("created").is_none()), "{rec:#}");
+            assert!(dirs.iter().all(|d| d["pending"].as_array().is_some_and(|p| !p.is_empty())));
         }),
         ("create:after-fifo", &["stopped"], |rcr, id, _| {
             assert!(rcr.root().join(id).join("exec.fifo").exists());
