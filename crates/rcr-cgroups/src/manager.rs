@@ -11,10 +11,14 @@
 //!   checked again when a value is read back from disk;
 //! - `created` lists only directories a `create` made, never ones that were
 //!   there before, and each is the container's directory or an ancestor of
-//!   it; `remove` deletes those, leaf first, plus any cgroups that processes
-//!   made inside a container directory that `create` made; a created parent
-//!   that another container's cgroup has moved into by then is left to it;
-//! - a failed `create` leaves nothing behind and records nothing.
+//!   it; `pending` lists the directories that were missing when
+//!   [`Cgroup::plan_create`] looked, so that a runtime killed between
+//!   `mkdir` and persisting `created` leaves them on record too;
+//! - `remove` deletes the directories of both lists that exist, leaf first,
+//!   plus any cgroups that processes made inside a container directory on
+//!   them; a parent that another container's cgroup lives in by then is
+//!   left to it;
+//! - a failed `create` removes what it made and records nothing new.
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -63,6 +67,9 @@ pub(crate) struct Dir {
     pub(crate) path: PathBuf,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     created: Vec<PathBuf>,
+    /// Directories a `create` is about to make; see [`Cgroup::plan_create`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<PathBuf>,
 }
 
 /// The cgroup of one container, in every hierarchy the host mounts.
@@ -91,7 +98,8 @@ impl TryFrom<Stored> for Cgroup {
     fn try_from(s: Stored) -> Result<Self, CgroupError> {
         for dir in &s.dirs {
             let levels = dir.levels()?;
-            if let Some(stray) = dir.created.iter().find(|c| !levels.contains(c)) {
+            let mut recorded = dir.created.iter().chain(&dir.pending);
+            if let Some(stray) = recorded.find(|c| !levels.contains(c)) {
                 return Err(CgroupError::InvalidPath {
                     path: stray.display().to_string(),
                     reason: "it is recorded as created but is not the cgroup or one of its parents",
@@ -152,6 +160,7 @@ impl Cgroup {
                     mount: h.mount.clone(),
                     path: base.join(&relative),
                     created: Vec::new(),
+                    pending: Vec::new(),
                 });
             }
         }
@@ -162,6 +171,7 @@ impl Cgroup {
                 mount: u.mount.clone(),
                 path: base.join(&relative),
                 created: Vec::new(),
+                pending: Vec::new(),
             });
         }
 
@@ -208,6 +218,20 @@ impl Cgroup {
         self.dirs.iter().any(|d| d.path.is_dir())
     }
 
+    /// Records which directories [`Cgroup::create`] is going to make: those
+    /// missing now. The caller persists the result before calling `create`,
+    /// so that a runtime killed after a `mkdir` but before it could persist
+    /// what `create` made still leaves [`Cgroup::remove`] a record of them.
+    /// A parent that another container's create makes meanwhile is removed
+    /// only once no other cgroup lives in it, as for any shared parent.
+    pub fn plan_create(&mut self) -> Result<(), CgroupError> {
+        for dir in &mut self.dirs {
+            let missing = dir.levels()?.into_iter().filter(|l| !l.is_dir());
+            dir.pending = missing.collect();
+        }
+        Ok(())
+    }
+
     /// Creates the container's directory in every hierarchy (with missing
     /// parents), and records which directories it made so that
     /// [`Cgroup::remove`] removes only those.
@@ -226,6 +250,9 @@ impl Cgroup {
                     if !self.dirs[i].created.contains(&path) {
                         self.dirs[i].created.push(path);
                     }
+                }
+                for dir in &mut self.dirs {
+                    dir.pending.clear();
                 }
                 Ok(())
             }
@@ -329,9 +356,10 @@ impl Cgroup {
     }
 
     /// Kills every process left in the container's cgroup and removes the
-    /// directories [`Cgroup::create`] made, leaf first, together with any
-    /// cgroups nested inside them. Directories that are already gone count
-    /// as removed; directories that existed before `create` are left alone.
+    /// directories [`Cgroup::create`] made or was about to make, leaf first,
+    /// together with any cgroups nested inside them. Directories that are
+    /// already gone count as removed; directories that existed before
+    /// `create` are left alone.
     ///
     /// Processes are killed with `cgroup.kill` where the kernel has it, and
     /// otherwise by SIGKILLing the listed processes until none are left (a
@@ -471,16 +499,17 @@ impl Dir {
     }
 
     fn remove_created(&self) -> Result<(), CgroupError> {
-        if self.created.is_empty() {
+        if self.created.is_empty() && self.pending.is_empty() {
             return Ok(());
         }
+        let ours = |l: &PathBuf| self.created.contains(l) || self.pending.contains(l);
         let levels = self.levels()?;
-        if self.created.contains(&self.path) {
+        if ours(&self.path) {
             remove_nested(&self.path)?;
         }
         // Deepest first; entries that are not levels of `path` were not
         // written by `create` and are not touched.
-        for level in levels.iter().rev().filter(|l| self.created.contains(l)) {
+        for level in levels.iter().rev().filter(|l| ours(l)) {
             if *level == self.path {
                 rmdir(level)?;
             } else if !remove_parent(level)? {
@@ -799,6 +828,47 @@ mod tests {
     }
 
     #[test]
+    fn a_create_killed_before_recording_its_directories_is_removable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = fake_v1(tmp.path());
+        let root = tmp.path().join("sys/fs/cgroup");
+        fs::create_dir(root.join("memory/rcr")).unwrap();
+        let mut cg = Cgroup::new(&fs, &ProcCgroups::default(), &abs("/rcr/c1")).unwrap();
+        cg.plan_create().unwrap();
+        // What the runtime persisted before it was killed mid-create.
+        let recorded = serde_json::to_string(&cg).unwrap();
+        cg.create().unwrap();
+        assert!(cg.dirs.iter().all(|d| d.pending.is_empty()), "create settles the plan");
+        let recorded: Cgroup = serde_json::from_str(&recorded).unwrap();
+        assert!(recorded.dirs.iter().all(|d| d.created.is_empty()));
+        for p in recorded.paths() {
+            assert!(p.is_dir());
+        }
+        recorded.remove().unwrap();
+        assert!(!recorded.exists());
+        assert!(root.join("memory/rcr").is_dir(), "a parent that was there before stays");
+        assert!(!root.join("pids/rcr").exists(), "a parent the create made goes");
+
+        // Killed before any mkdir: nothing to remove, and no error.
+        let mut early = Cgroup::new(&fs, &ProcCgroups::default(), &abs("/rcr/c2")).unwrap();
+        early.plan_create().unwrap();
+        early.remove().unwrap();
+        assert!(root.join("memory/rcr").is_dir());
+    }
+
+    #[test]
+    fn a_planned_parent_in_use_by_another_container_stays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = fake_v1(tmp.path());
+        let mut dead = Cgroup::new(&fs, &ProcCgroups::default(), &abs("/rcr/a")).unwrap();
+        dead.plan_create().unwrap();
+        let mut live = Cgroup::new(&fs, &ProcCgroups::default(), &abs("/rcr/b")).unwrap();
+        live.create().unwrap();
+        dead.remove().unwrap();
+        assert!(live.exists(), "the other container's cgroup must survive");
+    }
+
+    #[test]
     fn a_created_parent_in_use_by_another_container_stays() {
         let tmp = tempfile::tempdir().unwrap();
         let fs = fake_v1(tmp.path());
@@ -1014,6 +1084,18 @@ mod tests {
                 "mount": tmp.path().join("sys/fs/cgroup"),
                 "path": tmp.path().join("sys/fs/cgroup/rcr/c1"),
                 "created": [tmp.path().join("sys/fs/cgroup/other")],
+            }],
+        });
+        let err = serde_json::from_value::<Cgroup>(json).unwrap_err();
+        assert!(err.to_string().contains("recorded as created"), "{err}");
+
+        let json = serde_json::json!({
+            "layout": "v2",
+            "dirs": [{
+                "hierarchy": "unified",
+                "mount": tmp.path().join("sys/fs/cgroup"),
+                "path": tmp.path().join("sys/fs/cgroup/rcr/c1"),
+                "pending": [tmp.path().join("sys/fs/cgroup/other")],
             }],
         });
         let err = serde_json::from_value::<Cgroup>(json).unwrap_err();

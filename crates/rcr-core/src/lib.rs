@@ -5,6 +5,7 @@
 //! return data that this crate persists.
 
 pub mod exec;
+pub mod fault;
 pub mod hooks;
 pub mod id;
 pub mod lifecycle;

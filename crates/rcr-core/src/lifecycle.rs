@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fault;
 use crate::hooks::{self, HookKind};
 use crate::id::ContainerId;
 use std::time::Duration;
@@ -68,6 +69,7 @@ impl<P: Platform> Runtime<P> {
     ) -> Result<ContainerState, LifecycleError> {
         let bundle = load_bundle(bundle_dir)?;
         let dir = self.store.create(id)?;
+        fault::point("create:after-reserve");
         let mut state =
             ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
         state.annotations =
@@ -75,6 +77,7 @@ impl<P: Platform> Runtime<P> {
         state.hooks = bundle.spec.hooks().clone();
         state.spec = Some(Box::new(bundle.spec.clone()));
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
+            fault::point("create:after-creating-record");
             let req = CreateRequest {
                 id: id.as_str(),
                 bundle: &bundle,
@@ -87,12 +90,14 @@ impl<P: Platform> Runtime<P> {
                 dir.save(&state).map_err(Into::into)
             };
             let done = self.platform.create(&req, &mut record).map_err(LifecycleError::Platform)?;
+            fault::point("create:after-ready");
             apply(&mut state, &done);
+            state.status = Status::Created;
+            dir.save(&state)?;
+            fault::point("create:after-created-record");
             if let (Some(path), Some(pid)) = (&options.pid_file, state.pid) {
                 write_pid_file(path, pid)?;
             }
-            state.status = Status::Created;
-            dir.save(&state)?;
             Ok(())
         });
         match result {
@@ -121,7 +126,9 @@ impl<P: Platform> Runtime<P> {
         if obs.status != Status::Created {
             return Err(status_err(id, obs.status, "start", "created"));
         }
+        fault::point("start:before-release");
         self.platform.start(dir.path(), &obs.state).map_err(LifecycleError::Platform)?;
+        fault::point("start:after-release");
         obs.state.status = Status::Running;
         dir.save(&obs.state)?;
         let _ = std::fs::remove_file(dir.exec_fifo());
@@ -143,12 +150,11 @@ impl<P: Platform> Runtime<P> {
                 Ok(Observed { state, status })
             }
             None => {
-                // Directory reserved, record not yet written.
+                // Reserved by a create that died before its first record.
                 let mut state =
                     ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
                 state.created = String::new();
-                let status = if snap.locked { Status::Creating } else { Status::Stopped };
-                Ok(Observed { state, status })
+                Ok(Observed { state, status: Status::Stopped })
             }
         }
     }
@@ -215,6 +221,7 @@ impl<P: Platform> Runtime<P> {
             }
             self.platform.destroy(&obs.state).map_err(LifecycleError::Platform)?;
         }
+        fault::point("delete:before-state-remove");
         dir.remove()?;
         if let Some(obs) = obs {
             if let Some(hooks) = &obs.state.hooks {

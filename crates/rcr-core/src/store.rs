@@ -1,8 +1,11 @@
 //! The state store: one directory per container under the runtime root.
 //!
 //! Invariants:
-//! - a container directory is created with `mkdir`, so two creates of the
-//!   same id cannot both succeed;
+//! - a container directory is made and locked under a staging name, then
+//!   renamed to the id without replacing anything: two creates of the same
+//!   id cannot both succeed, and no other verb ever finds the directory of
+//!   a live create unlocked (it would take it for the leftover of a dead
+//!   create and delete it);
 //! - every change to a container happens under an exclusive `flock` on its
 //!   directory; a lock taken on a directory that was deleted meanwhile is
 //!   detected (link count 0) and reported as "does not exist";
@@ -14,6 +17,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -21,6 +25,9 @@ use crate::id::ContainerId;
 use crate::state::ContainerState;
 
 const STATE_FILE: &str = "state.json";
+/// Prefix of the staging names of container directories being reserved;
+/// `~` is not allowed in ids, so these are never listed as containers.
+const STAGING_PREFIX: &str = "~reserve.";
 /// The fifo the init blocks on until `start`; its presence marks "created".
 pub const EXEC_FIFO: &str = "exec.fifo";
 
@@ -87,15 +94,47 @@ impl Store {
     pub fn create(&self, id: &ContainerId) -> Result<ContainerDir, StoreError> {
         self.ensure_root()?;
         let path = self.dir_of(id);
-        match fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(StoreError::Exists(id.to_string()))
-            }
-            Err(e) => return Err(io_err("create container directory", &path)(e)),
+        let staging = self.make_staging_dir()?;
+        let mut dir = ContainerDir::open(id, staging.clone()).inspect_err(|_| {
+            let _ = fs::remove_dir(&staging);
+        })?;
+        let Err(renamed) = rename_noreplace(&staging, &path) else {
+            dir.path = path;
+            return Ok(dir);
+        };
+        drop(dir);
+        let _ = fs::remove_dir(&staging);
+        match renamed {
+            nix::Error::EEXIST => Err(StoreError::Exists(id.to_string())),
+            // A filesystem without RENAME_NOREPLACE: reserve in place, with
+            // a moment in which the directory is there but not yet locked.
+            nix::Error::EINVAL | nix::Error::ENOSYS => match make_dir(&path) {
+                Ok(()) => ContainerDir::open(id, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    Err(StoreError::Exists(id.to_string()))
+                }
+                Err(e) => Err(io_err("create container directory", &path)(e)),
+            },
+            e => Err(io_err("create container directory", &path)(e.into())),
         }
-        let dir = ContainerDir::open(id, path)?;
-        Ok(dir)
+    }
+
+    /// A new, empty directory under the root, named so that it is never
+    /// taken for a container.
+    fn make_staging_dir(&self) -> Result<PathBuf, StoreError> {
+        static STAGED: AtomicU64 = AtomicU64::new(0);
+        let n = STAGED.fetch_add(1, Ordering::Relaxed);
+        let staging = self.root.join(format!("{STAGING_PREFIX}{}.{n}", std::process::id()));
+        match make_dir(&staging) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Left by a dead process that had our pid: nobody uses it.
+                let _ = fs::remove_dir_all(&staging);
+                make_dir(&staging)
+            }
+            other => other,
+        }
+        .map_err(io_err("create container directory", &staging))?;
+        Ok(staging)
     }
 
     /// Locks an existing container (blocking until other verbs are done).
@@ -103,7 +142,8 @@ impl Store {
         ContainerDir::open(id, self.dir_of(id))
     }
 
-    /// Reads a container's record without locking.
+    /// Reads a container's record without locking. A directory without a
+    /// record is reported only once no runtime process holds it.
     pub fn read(&self, id: &ContainerId) -> Result<Snapshot, StoreError> {
         let path = self.dir_of(id);
         let fd = match open_dir(&path) {
@@ -119,7 +159,10 @@ impl Store {
             Err((_, e)) => return Err(StoreError::Lock { id: id.to_string(), source: e.into() }),
         };
         let state = read_state(&path.join(STATE_FILE))?;
-        if state.is_none() && !locked && !path.exists() {
+        // No record under a held lock is a create that has not written one
+        // yet or a delete that already removed it: the container does not
+        // exist (yet, or any more). Unlocked, it is a create that died.
+        if state.is_none() && (locked || !path.exists()) {
             return Err(StoreError::NotFound(id.to_string()));
         }
         Ok(Snapshot { state, locked })
@@ -140,6 +183,23 @@ impl Store {
         ids.sort();
         Ok(ids)
     }
+}
+
+fn make_dir(path: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().mode(0o711).create(path)
+}
+
+/// rename(2) that fails with EEXIST instead of replacing `to`, which for a
+/// directory would replace an empty one: a just-reserved container.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn rename_noreplace(from: &Path, to: &Path) -> nix::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags};
+    renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn rename_noreplace(_: &Path, _: &Path) -> nix::Result<()> {
+    Err(nix::Error::ENOSYS)
 }
 
 fn open_dir(path: &Path) -> io::Result<OwnedFd> {
@@ -271,6 +331,33 @@ mod tests {
         assert!(matches!(store.read(&id("c1")), Err(StoreError::NotFound(_))));
         assert!(matches!(store.lock(&id("c1")), Err(StoreError::NotFound(_))));
         assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn reservation_is_atomic_and_leaves_no_staging() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path());
+        let held = store.create(&id("c1")).unwrap();
+        // Locked and without a record: not there yet for readers.
+        assert!(matches!(store.read(&id("c1")), Err(StoreError::NotFound(_))));
+        // An existing directory, even an empty one, is never replaced.
+        fs::create_dir(tmp.path().join("c2")).unwrap();
+        assert!(matches!(store.create(&id("c2")), Err(StoreError::Exists(_))));
+        assert!(matches!(store.create(&id("c1")), Err(StoreError::Exists(_))));
+        let mut names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["c1", "c2"]);
+        assert_eq!(held.path(), tmp.path().join("c1"));
+        held.save(&ContainerState::creating("c1", "/b".into(), "/b/r".into())).unwrap();
+        assert!(store.read(&id("c1")).unwrap().locked);
+        // A create that died before its first record left it unlocked.
+        drop(held);
+        fs::remove_file(tmp.path().join("c1").join(STATE_FILE)).unwrap();
+        let snap = store.read(&id("c1")).unwrap();
+        assert!(snap.state.is_none() && !snap.locked);
     }
 
     #[test]

@@ -3,11 +3,13 @@
 
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 use nix::unistd::Pid;
 use rcr_cgroups::{Cgroup, CgroupPath, ContainerMounts, Resources, SystemdPath};
+use rcr_core::fault;
 use rcr_core::platform::{BoxError, CreateRequest, Event, Platform, Progress};
 use rcr_core::state::{ContainerState, Liveness};
 use rcr_core::store::EXEC_FIFO;
@@ -206,10 +208,14 @@ impl Platform for Linux {
         let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
         let spec_resources = req.bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
         let resources = resources::for_create(spec_resources)?;
-        let mut data = LinuxData { cgroup: Some(make_cgroup(req)?), resources };
+        let mut cgroup = make_cgroup(req)?;
+        cgroup.plan_create()?;
+        let mut data = LinuxData { cgroup: Some(cgroup), resources };
         record(&Progress { init: None, platform: data.json() })?;
+        fault::point("create:after-cgroup-record");
         let cgroup = data.cgroup.as_mut().expect("set just above");
         cgroup.create()?;
+        fault::point("create:after-cgroup");
         let view = cgroup_view(cgroup);
         record(&Progress { init: None, platform: data.json() })?;
         // Before any process is in the cgroup, and after it is recorded as
@@ -227,6 +233,7 @@ impl Platform for Linux {
                 fchmodat(None, &fifo, mode, FchmodatFlags::FollowSymlink)
             })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
+        fault::point("create:after-fifo");
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref().expect("set above");
@@ -282,12 +289,14 @@ impl Platform for Linux {
         if !proc::is_same_live_process(Pid::from_raw(pid), start) {
             return Liveness::Gone;
         }
-        if state_dir.join(EXEC_FIFO).exists() {
-            Liveness::Created
-        } else if cgroup_verbs::is_paused(state) {
-            Liveness::Paused
-        } else {
-            Liveness::Running
+        // A start killed between releasing the init and recording it leaves
+        // the fifo behind; only an init still holding it waits for start.
+        match std::fs::metadata(state_dir.join(EXEC_FIFO)) {
+            Ok(m) if proc::holds_file(Pid::from_raw(pid), m.dev(), m.ino()) != Some(false) => {
+                Liveness::Created
+            }
+            _ if cgroup_verbs::is_paused(state) => Liveness::Paused,
+            _ => Liveness::Running,
         }
     }
 
@@ -319,10 +328,12 @@ impl Platform for Linux {
                 .into());
             }
         }
+        fault::point("delete:after-kill");
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {
             cgroup.remove()?;
         }
         unmount_shared(state);
+        fault::point("delete:after-cgroup-remove");
         Ok(())
     }
 

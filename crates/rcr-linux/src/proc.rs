@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 
 use nix::unistd::Pid;
 
@@ -33,6 +34,19 @@ pub fn stat(pid: Pid) -> io::Result<ProcStat> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))
 }
 
+/// Whether process `pid` has a file descriptor open on the file with device
+/// `dev` and inode `ino`; `None` if its descriptors cannot be listed.
+pub fn holds_file(pid: Pid, dev: u64, ino: u64) -> Option<bool> {
+    let entries = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    // stat(2) follows the magic links to the files themselves; an fd closed
+    // while we look is simply not held.
+    let held = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| fs::metadata(e.path()).ok())
+        .any(|m| m.dev() == dev && m.ino() == ino);
+    Some(held)
+}
+
 /// Whether `pid` is alive, not a zombie, and still the process that started
 /// at `start_time`.
 pub fn is_same_live_process(pid: Pid, start_time: u64) -> bool {
@@ -50,6 +64,17 @@ mod tests {
         let s = parse_stat(line).unwrap();
         assert_eq!(s, ProcStat { state: 'S', start_time: 98765 });
         assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn held_files_are_found() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let m = tmp.as_file().metadata().unwrap();
+        assert_eq!(holds_file(Pid::this(), m.dev(), m.ino()), Some(true));
+        let other = tempfile::tempdir().unwrap();
+        let m = fs::metadata(other.path()).unwrap();
+        assert_eq!(holds_file(Pid::this(), m.dev(), m.ino()), Some(false));
+        assert_eq!(holds_file(Pid::from_raw(0x7fff_fff0), m.dev(), m.ino()), None);
     }
 
     #[test]

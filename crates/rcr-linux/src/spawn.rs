@@ -14,6 +14,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
+use rcr_core::fault;
 use rcr_core::hooks::{self, HookKind};
 
 use crate::init::{self, CgroupView, InitContext};
@@ -162,6 +163,7 @@ pub fn spawn(
         sys::Forked::Parent(pid) => pid,
     };
     drop((child, state_dir, console));
+    fault::point("create:after-fork");
     let fail = |e: SpawnError| {
         kill_and_reap(pid);
         e
@@ -171,6 +173,7 @@ pub fn spawn(
         .start_time;
     let spawned = Spawned { pid, start_time };
     placed(spawned).map_err(|e| fail(SpawnError::Placement(e)))?;
+    fault::point("create:after-pid-record");
     let hook_state = req.hook_state.map(|mut s| {
         s["pid"] = pid.as_raw().into();
         s
@@ -183,6 +186,7 @@ pub fn spawn(
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)));
     }
+    fault::point("create:during-init-setup");
     let mut awaiting_notify_fd = req.seccomp_agent.is_some();
     loop {
         let (msg, fd) = match parent.recv_with_fd::<FromInit>() {

@@ -135,7 +135,7 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     let exec = process::prepare_exec(&plan.process, &program)?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeReady, &ctx.chan)?;
     ctx.chan.send(&FromInit::Ready).map_err(|e| InitError::io("report ready", &e))?;
-    wait_for_start(ctx, &fifo)?;
+    wait_for_start(ctx, fifo)?;
     if let Err(e) = run_hooks(plan, HookKind::StartContainer, &hook_state) {
         // Past Ready nobody reads the socket; stderr is all that is left.
         let _ = writeln!(std::io::stderr(), "rcr: {e}");
@@ -245,7 +245,9 @@ fn find_fifo(ctx: &InitContext) -> InitResult<OwnedFd> {
 /// The fifo is reopened through `/proc/self/fd`, which checks only its own
 /// mode (0622), so a non-root process user gets there too; without a
 /// /proc in the container, only root can, through the state directory.
-fn wait_for_start(ctx: &InitContext, fifo: &OwnedFd) -> InitResult<()> {
+/// Both fds on the fifo are closed on return: an init holding none is one
+/// that `start` released, even if that `start` died before recording it.
+fn wait_for_start(ctx: &InitContext, fifo: OwnedFd) -> InitResult<()> {
     let reopen = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let fd = match sys::open(std::path::Path::new(&reopen), OFlag::O_WRONLY, Mode::empty()) {
         Err(nix::Error::ENOENT) => sys::openat(
@@ -263,7 +265,7 @@ fn wait_for_start(ctx: &InitContext, fifo: &OwnedFd) -> InitResult<()> {
         let (a, b) = (nix::sys::stat::fstat(a.as_raw_fd())?, nix::sys::stat::fstat(b.as_raw_fd())?);
         Ok((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
     };
-    if !same(fifo, &fd).map_err(|e| InitError::errno("check exec fifo", e))? {
+    if !same(&fifo, &fd).map_err(|e| InitError::errno("check exec fifo", e))? {
         return Err(InitError::msg(format!("{reopen} is not the exec fifo")));
     }
     let mut fifo = std::fs::File::from(fd);
