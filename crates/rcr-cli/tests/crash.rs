@@ -647,3 +647,32 @@ fn racing_verbs_on_one_id() {
         force_delete(&rcr, &bundle, &id, &format!("race round {round}"));
     }
 }
+
+#[test]
+fn exec_killed_at_every_point_is_recoverable() {
+    if !require_root("exec_killed_at_every_point_is_recoverable") {
+        return;
+    }
+    let rcr = rcr();
+    let bundle = Bundle::busybox();
+    sleeper(&bundle);
+    for point in ["exec:after-fork", "exec:after-cgroup", "exec:after-ready"] {
+        let id = Rcr::unique_id("crash-exec");
+        create_ok(&rcr, &bundle, &id);
+        call_ok(&rcr, &["start", &id]);
+        crash_at(&rcr, point, &["exec", "-d", &id, "/rcr-probe", "sleep", "60"]);
+        // The container itself is untouched by a dying exec.
+        assert_eq!(observed(&rcr, &id, point).as_deref(), Some("running"), "{point}");
+        let procs = || processes_in_cgroup(&id).len();
+        match point {
+            // Before Proceed the child gets EOF on its socket and exits.
+            "exec:after-fork" | "exec:after-cgroup" => {
+                assert!(wait_until(TIMEOUT, || procs() == 1), "{point}: {:?}", processes_in_cgroup(&id))
+            }
+            // After Ready the process runs on, in the container's cgroup.
+            _ => assert!(wait_until(TIMEOUT, || procs() == 2), "{point}"),
+        }
+        call_ok(&rcr, &["exec", &id, "/rcr-probe", "exit", "0"]);
+        force_delete(&rcr, &bundle, &id, point);
+    }
+}

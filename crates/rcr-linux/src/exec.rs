@@ -144,6 +144,7 @@ pub fn exec(
         sys::Forked::Parent(pid) => pid,
     };
     drop((chan, console));
+    rcr_core::fault::point("exec:after-fork");
     // execCPUAffinity.initial holds until the cgroup takes over; set by us
     // on the child's pid, so it is in force before the child joins.
     let affinity = plan.attrs.exec_cpu_affinity.as_ref();
@@ -159,6 +160,7 @@ pub fn exec(
             return Err(e.into());
         }
     }
+    rcr_core::fault::point("exec:after-cgroup");
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)).into());
     }
@@ -194,6 +196,7 @@ pub fn exec(
             }
         }
     }
+    rcr_core::fault::point("exec:after-ready");
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid)?;
     }
