@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::init::CgroupView;
 use crate::plan::{self, PlanOptions};
 use crate::spawn::{self, SpawnRequest};
-use crate::{proc, sys};
+use crate::{proc, rootless, sys};
 
 /// How long `delete` waits for a killed init to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -104,21 +104,41 @@ impl Platform for Linux {
         req: &CreateRequest<'_>,
         record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
     ) -> Result<Progress, BoxError> {
-        let opts = PlanOptions { no_pivot: req.options.no_pivot };
+        let rootless = !nix::unistd::geteuid().is_root();
+        let opts = PlanOptions { no_pivot: req.options.no_pivot, rootless };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
         let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
-        cgroup.create()?;
-        let view = cgroup_view(cgroup);
+        let view = match cgroup.create() {
+            Ok(()) => cgroup_view(cgroup),
+            Err(e) if rootless && rootless::is_permission_error(&e) => {
+                if rootless::wants_resources(&req.bundle.spec) {
+                    return Err(rootless::RootlessCgroupError(e).into());
+                }
+                tracing::debug!(error = %e, "rootless: running in the caller's cgroup");
+                data.cgroup = None;
+                CgroupView::None
+            }
+            Err(e) => return Err(e.into()),
+        };
         record(&Progress { init: None, platform: data.json() })?;
 
         let fifo = req.state_dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
+        // Past the umask: an init in a user namespace is not the fifo's
+        // owner, and must still be able to open it for writing.
+        nix::sys::stat::fchmodat(
+            None,
+            &fifo,
+            nix::sys::stat::Mode::from_bits_truncate(0o622),
+            nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+        )
+        .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
         let platform = data.json();
-        let cgroup = data.cgroup.as_ref().expect("set above");
+        let cgroup = data.cgroup.as_ref();
         let spawned = spawn::spawn(
             SpawnRequest {
                 plan: &plan,
@@ -128,8 +148,13 @@ impl Platform for Linux {
                 preserve_fds: req.options.preserve_fds,
             },
             &mut |s| {
-                cgroup.add_pid(s.pid)?;
-                record(&Progress { init: Some((s.pid.as_raw(), s.start_time)), platform: platform.clone() })
+                if let Some(cgroup) = cgroup {
+                    cgroup.add_pid(s.pid)?;
+                }
+                record(&Progress {
+                    init: Some((s.pid.as_raw(), s.start_time)),
+                    platform: platform.clone(),
+                })
             },
         )?;
         Ok(Progress { init: Some((spawned.pid.as_raw(), spawned.start_time)), platform })
@@ -163,7 +188,12 @@ impl Platform for Linux {
                 for pid in cgroup.pids()? {
                     if let Err(e) = sys::kill_raw(pid, signal) {
                         if e != nix::Error::ESRCH {
-                            return Err(ProcessError::Signal { pid: pid.as_raw(), signal, source: e.into() }.into());
+                            return Err(ProcessError::Signal {
+                                pid: pid.as_raw(),
+                                signal,
+                                source: e.into(),
+                            }
+                            .into());
                         }
                     }
                 }
@@ -181,7 +211,11 @@ impl Platform for Linux {
         if let Some((pid, fd)) = init_pidfd(state) {
             let _ = sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
             if !wait_gone(&fd, KILL_WAIT) {
-                return Err(ProcessError::StillAlive { pid: pid.as_raw(), secs: KILL_WAIT.as_secs() }.into());
+                return Err(ProcessError::StillAlive {
+                    pid: pid.as_raw(),
+                    secs: KILL_WAIT.as_secs(),
+                }
+                .into());
             }
         }
         if let Some(cgroup) = LinuxData::of(state)?.cgroup {

@@ -8,10 +8,12 @@
 
 pub mod container;
 pub mod foreground;
+pub mod idmap;
 pub mod init;
 pub mod plan;
 pub mod proc;
 pub mod proto;
+pub mod rootless;
 pub mod spawn;
 pub mod sys;
 

@@ -52,7 +52,11 @@ impl std::error::Error for InitError {}
 impl InitError {
     /// `what` failed with `errno`.
     pub fn errno(what: impl Into<String>, errno: nix::Error) -> Self {
-        Self { chain: vec![what.into(), errno.desc().to_owned()], errno: Some(errno as i32), hint: None }
+        Self {
+            chain: vec![what.into(), errno.desc().to_owned()],
+            errno: Some(errno as i32),
+            hint: None,
+        }
     }
 
     /// `what` failed with an I/O error.
@@ -79,7 +83,16 @@ impl InitError {
 /// Init to parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromInit {
-    Log { level: Level, message: String },
+    Log {
+        level: Level,
+        message: String,
+    },
+    /// The init forked the container's init proper (into a pid namespace it
+    /// unshared after joining a user namespace) and exits. `pid` is in the
+    /// parent's pid namespace; the new init waits for another `Proceed`.
+    Forked {
+        pid: i32,
+    },
     /// Set up and about to wait for `start` on the exec fifo.
     Ready,
     Failed(InitError),
@@ -93,7 +106,8 @@ pub struct Channel {
 
 /// Creates the connected pair `(parent, init)`.
 pub fn pair() -> io::Result<(Channel, Channel)> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    let (a, b) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -125,9 +139,9 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad protocol message: {e}")))
+        serde_json::from_slice(&buf[..n]).map(Some).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("bad protocol message: {e}"))
+        })
     }
 
     /// Sends a log record; failures are ignored, a log must never fail a step.
@@ -148,7 +162,8 @@ mod tests {
     fn round_trip_and_eof() {
         let (parent, init) = pair().unwrap();
         init.log(Level::Debug, "hello");
-        init.send(&FromInit::Failed(InitError::errno("mount proc on /proc", nix::Error::EPERM))).unwrap();
+        init.send(&FromInit::Failed(InitError::errno("mount proc on /proc", nix::Error::EPERM)))
+            .unwrap();
         parent.send(&ToInit::Proceed).unwrap();
         assert_eq!(init.recv::<ToInit>().unwrap(), Some(ToInit::Proceed));
         assert!(matches!(parent.recv::<FromInit>().unwrap(), Some(FromInit::Log { .. })));

@@ -14,6 +14,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::idmap::{self, IdmapError};
 use crate::init::{self, CgroupView, InitContext};
 use crate::plan::LaunchPlan;
 use crate::proto::{self, FromInit, InitError, Level, ToInit};
@@ -40,6 +41,8 @@ pub enum SpawnError {
     Protocol(String),
     #[error("{0}")]
     Placement(Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0}")]
+    Idmap(#[from] IdmapError),
 }
 
 /// What the parent needs to know about the init.
@@ -122,11 +125,12 @@ pub fn spawn(
     }
     let state_dir = sys::open(req.state_dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
         .map_err(|source| SpawnError::StateDir { path: req.state_dir.to_owned(), source })?;
+    let mount_sources = idmap::mount_sources(req.plan)?;
     let (parent, child) = proto::pair().map_err(SpawnError::Socket)?;
 
     let forked = {
         let _guard = PidNsGuard::enter(pid_target.as_ref())?;
-        sys::fork_into(ns.new).map_err(SpawnError::Fork)?
+        sys::fork_into(ns.clone_flags()).map_err(SpawnError::Fork)?
     };
     let pid = match forked {
         sys::Forked::Child => {
@@ -140,13 +144,68 @@ pub fn spawn(
                 join,
                 cgroups: req.cgroups,
                 preserve_fds: req.preserve_fds,
+                mount_sources,
             };
             init::main(req.plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,
     };
-    drop(child);
-    drop(state_dir);
+    drop((child, state_dir, mount_sources));
+    let mut spawned = place(pid, placed)?;
+    if ns.clone_flags().contains(CloneFlags::CLONE_NEWUSER) {
+        if let Some(maps) = &req.plan.id_mappings {
+            idmap::write_maps(pid, maps, req.plan.rootless).map_err(|e| {
+                kill_and_reap(pid);
+                SpawnError::Idmap(e)
+            })?;
+        }
+    }
+    if parent.send(&ToInit::Proceed).is_err() {
+        return Err(SpawnError::InitDied(describe_exit(pid)));
+    }
+    let mut may_fork = ns.reforks();
+    loop {
+        let pid = spawned.pid;
+        match parent.recv::<FromInit>() {
+            Ok(Some(FromInit::Log { level, message })) => match level {
+                Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
+                Level::Info => tracing::info!(target: "rcr::init", "{message}"),
+                Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
+            },
+            Ok(Some(FromInit::Forked { pid: new })) if may_fork => {
+                may_fork = false;
+                // The forking process exits right after sending; its child
+                // was cloned with CLONE_PARENT, so it is ours to wait for.
+                let _ = waitpid(pid, None);
+                spawned = place(Pid::from_raw(new), placed)?;
+                if parent.send(&ToInit::Proceed).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(spawned.pid)));
+                }
+            }
+            Ok(Some(FromInit::Ready)) => return Ok(spawned),
+            Ok(Some(FromInit::Failed(e))) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Init(e));
+            }
+            Ok(Some(other)) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Protocol(format!("unexpected message {other:?}")));
+            }
+            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
+            Err(e) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Protocol(e.to_string()));
+            }
+        }
+    }
+}
+
+/// Records the init's identity and lets the caller place it; kills it if
+/// either fails.
+fn place(
+    pid: Pid,
+    placed: &mut dyn FnMut(Spawned) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+) -> Result<Spawned, SpawnError> {
     let fail = |e: SpawnError| {
         kill_and_reap(pid);
         e
@@ -156,25 +215,7 @@ pub fn spawn(
         .start_time;
     let spawned = Spawned { pid, start_time };
     placed(spawned).map_err(|e| fail(SpawnError::Placement(e)))?;
-    if parent.send(&ToInit::Proceed).is_err() {
-        return Err(SpawnError::InitDied(describe_exit(pid)));
-    }
-    loop {
-        match parent.recv::<FromInit>() {
-            Ok(Some(FromInit::Log { level, message })) => match level {
-                Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
-                Level::Info => tracing::info!(target: "rcr::init", "{message}"),
-                Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
-            },
-            Ok(Some(FromInit::Ready)) => return Ok(spawned),
-            Ok(Some(FromInit::Failed(e))) => {
-                kill_and_reap(pid);
-                return Err(SpawnError::Init(e));
-            }
-            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
-            Err(e) => return Err(fail(SpawnError::Protocol(e.to_string()))),
-        }
-    }
+    Ok(spawned)
 }
 
 /// Waits for the init to have started (the fifo's reader got its byte) or to

@@ -4,8 +4,10 @@
 //! the parent, which renders it, and the init exits.
 
 mod fs;
+mod ns;
 pub mod process;
 pub mod rootfs;
+mod userns;
 
 use std::convert::Infallible;
 use std::ffi::CStr;
@@ -36,6 +38,8 @@ pub struct InitContext {
     pub cgroups: CgroupView,
     /// How many fds from 3 on the container inherits (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// Per entry of `plan.mounts`, the detached tree of an idmapped mount.
+    pub mount_sources: Vec<Option<OwnedFd>>,
 }
 
 /// Runs the init; never returns.
@@ -65,13 +69,18 @@ fn run(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<Infallible> {
         _ => sys::exit_now(1),
     }
     step(ctx, "join namespaces", || join_namespaces(ctx))?;
+    step(ctx, "finish namespaces", || ns::finish(plan, ctx))?;
     step(ctx, "hostname", || hostname(plan))?;
     step(ctx, "prepare root", || rootfs::prepare(plan))?;
     let root = rootfs::open_root(plan)?;
+    let in_userns = plan.namespaces.has(CloneFlags::CLONE_NEWUSER);
     step(ctx, "mounts", || {
-        plan.mounts.iter().try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups))
+        let env = rootfs::MountEnv { cgroups: &ctx.cgroups, in_userns };
+        plan.mounts.iter().zip(&ctx.mount_sources).try_for_each(|(m, tree)| {
+            rootfs::mount_entry(&root, m, tree.as_ref().map(AsFd::as_fd), &env)
+        })
     })?;
-    step(ctx, "devices", || rootfs::devices(&root, &plan.devices))?;
+    step(ctx, "devices", || rootfs::devices(&root, &plan.devices, in_userns))?;
     step(ctx, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
     step(ctx, "pivot_root", || rootfs::pivot(plan))?;
@@ -107,7 +116,8 @@ fn join_namespaces(ctx: &InitContext) -> InitResult<()> {
 
 fn hostname(plan: &LaunchPlan) -> InitResult<()> {
     if let Some(h) = &plan.hostname {
-        nix::unistd::sethostname(h).map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
+        nix::unistd::sethostname(h)
+            .map_err(|e| InitError::errno(format!("set hostname {h:?}"), e))?;
     }
     if let Some(d) = &plan.domainname {
         sys::setdomainname(d).map_err(|e| InitError::errno(format!("set domainname {d:?}"), e))?;
@@ -140,8 +150,13 @@ fn close_fds(preserve: u32) -> InitResult<()> {
 
 /// Blocks until `start` opens the fifo's read side, then tells it we go.
 fn wait_for_start(ctx: &InitContext) -> InitResult<()> {
-    let fd = sys::openat(ctx.state_dir.as_fd(), rcr_core::store::EXEC_FIFO, OFlag::O_WRONLY, Mode::empty())
-        .map_err(|e| InitError::errno("open exec fifo", e))?;
+    let fd = sys::openat(
+        ctx.state_dir.as_fd(),
+        rcr_core::store::EXEC_FIFO,
+        OFlag::O_WRONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| InitError::errno("open exec fifo", e))?;
     let mut fifo = std::fs::File::from(fd);
     fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
 }

@@ -16,14 +16,33 @@ use crate::proto::InitError;
 /// The PATH used to find the program when the process has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Whether setgroups(2) is disabled in our user namespace, as it is when an
+/// unprivileged user wrote the gid map.
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
 /// Switches to the container user and its groups.
 pub fn identity(p: &ProcessPlan) -> InitResult<()> {
     let gids: Vec<Gid> = p.additional_gids.iter().copied().map(Gid::from_raw).collect();
-    nix::unistd::setgroups(&gids).map_err(|e| InitError::errno("setgroups", e))?;
+    // Where setgroups is denied there is nothing to drop either: the groups
+    // we hold are the creator's, unmapped, and the kernel keeps them.
+    if !(gids.is_empty() && setgroups_denied()) {
+        nix::unistd::setgroups(&gids).map_err(|e| {
+            let err = InitError::errno("setgroups", e);
+            if e == nix::Error::EPERM && setgroups_denied() {
+                err.with_hint("setgroups is disabled in a rootless container's user namespace: drop additionalGids")
+            } else {
+                err
+            }
+        })?;
+    }
     let gid = Gid::from_raw(p.gid);
-    nix::unistd::setresgid(gid, gid, gid).map_err(|e| InitError::errno(format!("setgid {}", p.gid), e))?;
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(|e| InitError::errno(format!("setgid {}", p.gid), e))?;
     let uid = Uid::from_raw(p.uid);
-    nix::unistd::setresuid(uid, uid, uid).map_err(|e| InitError::errno(format!("setuid {}", p.uid), e))?;
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(|e| InitError::errno(format!("setuid {}", p.uid), e))?;
     Ok(())
 }
 
@@ -31,7 +50,8 @@ pub fn identity(p: &ProcessPlan) -> InitResult<()> {
 /// container: a leaked host fd used as cwd (CVE-2024-21626) shows up as a
 /// path that getcwd cannot express from our root.
 pub fn enter_cwd(cwd: &Path) -> InitResult<()> {
-    nix::unistd::chdir(cwd).map_err(|e| InitError::errno(format!("chdir to {}", cwd.display()), e))?;
+    nix::unistd::chdir(cwd)
+        .map_err(|e| InitError::errno(format!("chdir to {}", cwd.display()), e))?;
     let now = nix::unistd::getcwd().map_err(|e| InitError::errno("getcwd", e))?;
     if !now.is_absolute() {
         return Err(InitError::msg(format!(
@@ -60,11 +80,7 @@ pub fn find_program(p: &ProcessPlan) -> InitResult<PathBuf> {
                 .with_hint("the program does not exist in the container's root filesystem")),
         };
     }
-    let path_var = p
-        .env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH);
+    let path_var = p.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
     path_var
         .split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(arg0))
@@ -74,7 +90,9 @@ pub fn find_program(p: &ProcessPlan) -> InitResult<PathBuf> {
 
 fn cstrings<'a>(items: impl Iterator<Item = &'a str>, what: &str) -> InitResult<Vec<CString>> {
     items
-        .map(|s| CString::new(s).map_err(|_| InitError::msg(format!("{what} {s:?} contains a NUL byte"))))
+        .map(|s| {
+            CString::new(s).map_err(|_| InitError::msg(format!("{what} {s:?} contains a NUL byte")))
+        })
         .collect()
 }
 

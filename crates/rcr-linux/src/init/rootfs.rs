@@ -2,7 +2,7 @@
 //! mounts, /dev, pivot_root, and the masked, read-only and propagation
 //! finishing touches.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -29,7 +29,7 @@ pub enum CgroupView {
     V2(PathBuf),
 }
 
-fn do_mount(
+pub(super) fn do_mount(
     src: Option<&Path>,
     target: &Path,
     fstype: Option<&str>,
@@ -42,7 +42,7 @@ fn do_mount(
 /// Flags a bind remount must carry over from the mount it changes: the
 /// kernel refuses (EPERM) to clear nosuid/nodev/noexec/ro where they are
 /// locked, and we must not silently drop them elsewhere either.
-fn inherited_flags(fd: &OwnedFd, cleared: MsFlags) -> MsFlags {
+pub(super) fn inherited_flags(fd: &OwnedFd, cleared: MsFlags) -> MsFlags {
     let Ok(f) = sys::mount_flags(fd.as_fd()) else { return MsFlags::empty() };
     let mut out = MsFlags::empty();
     for (st, ms) in [
@@ -91,13 +91,29 @@ fn describe(m: &MountPlan) -> String {
     format!("mount {what} on {}", m.destination.display())
 }
 
-/// Mounts one spec entry inside the rootfs.
-pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitResult<()> {
+/// What mounting a spec entry needs besides the entry.
+#[derive(Debug)]
+pub struct MountEnv<'a> {
+    pub cgroups: &'a CgroupView,
+    /// The container is in a user namespace (see [`super::userns`]).
+    pub in_userns: bool,
+}
+
+/// Mounts one spec entry inside the rootfs. `tree` is the detached mount the
+/// parent prepared for an idmapped bind (see [`crate::idmap`]).
+pub fn mount_entry(
+    root: &OwnedFd,
+    m: &MountPlan,
+    tree: Option<BorrowedFd<'_>>,
+    env: &MountEnv<'_>,
+) -> InitResult<()> {
     let ctx = || describe(m);
     let bind_file = matches!(m.kind, MountKind::Bind { .. })
         && m.source.as_deref().is_some_and(|s| std::fs::metadata(s).is_ok_and(|md| !md.is_dir()));
-    let target = if bind_file { touch(root, &m.destination) } else { mkdir_all(root, &m.destination) };
-    let target = target.map_err(|e| InitError::errno(format!("{}: create mount point", ctx()), e))?;
+    let target =
+        if bind_file { touch(root, &m.destination) } else { mkdir_all(root, &m.destination) };
+    let target =
+        target.map_err(|e| InitError::errno(format!("{}: create mount point", ctx()), e))?;
     let target_path = fd_path(&target);
     match m.kind {
         MountKind::Bind { recursive } => {
@@ -106,7 +122,11 @@ pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitR
             if recursive {
                 flags |= MsFlags::MS_REC;
             }
-            do_mount(Some(src), &target_path, None, flags, None).map_err(|e| {
+            let attached = match tree {
+                Some(tree) => sys::move_mount(tree, target.as_fd()),
+                None => do_mount(Some(src), &target_path, None, flags, None),
+            };
+            attached.map_err(|e| {
                 let err = InitError::errno(ctx(), e);
                 if e == nix::Error::ENOENT {
                     err.with_hint("the bind source does not exist")
@@ -115,7 +135,8 @@ pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitR
                 }
             })?;
             if m.needs_remount() {
-                let fresh = open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
+                let fresh =
+                    open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
                 let flags = MsFlags::MS_BIND
                     | MsFlags::MS_REMOUNT
                     | (m.flags & !MsFlags::MS_REC)
@@ -128,10 +149,14 @@ pub fn mount_entry(root: &OwnedFd, m: &MountPlan, cgroups: &CgroupView) -> InitR
             let fstype = m.fstype.as_deref();
             let src = m.source.clone().unwrap_or_else(|| PathBuf::from(fstype.unwrap_or("none")));
             let data = (!m.data.is_empty()).then_some(m.data.as_str());
-            do_mount(Some(&src), &target_path, fstype, m.flags, data)
-                .map_err(|e| InitError::errno(ctx(), e))?;
+            match do_mount(Some(&src), &target_path, fstype, m.flags, data) {
+                Err(nix::Error::EPERM) if env.in_userns && fstype == Some("sysfs") => {
+                    super::userns::bind_host_sys(root, m, &target_path)?
+                }
+                r => r.map_err(|e| InitError::errno(ctx(), e))?,
+            }
         }
-        MountKind::Cgroup => mount_cgroup(root, m, cgroups)?,
+        MountKind::Cgroup => mount_cgroup(root, m, env.cgroups)?,
     }
     if !m.propagation.is_empty() {
         let fresh = open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
@@ -151,7 +176,11 @@ fn mount_cgroup(root: &OwnedFd, m: &MountPlan, view: &CgroupView) -> InitResult<
         do_mount(Some(host), &fd_path(&fd), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
             .map_err(|e| InitError::errno(format!("{}: bind {}", ctx(), host.display()), e))?;
         let fresh = open_path(root, dest).map_err(|e| InitError::errno(ctx(), e))?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | (m.flags & MsFlags::MS_RDONLY);
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | base
+            | (m.flags & MsFlags::MS_RDONLY)
+            | inherited_flags(&fresh, m.cleared);
         do_mount(None, &fd_path(&fresh), None, flags, None)
             .map_err(|e| InitError::errno(format!("{}: remount", ctx()), e))
     };
@@ -160,13 +189,20 @@ fn mount_cgroup(root: &OwnedFd, m: &MountPlan, view: &CgroupView) -> InitResult<
         CgroupView::V2(host) => bind(&m.destination, host),
         CgroupView::V1(hierarchies) => {
             let fd = mkdir_all(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
-            do_mount(Some(Path::new("tmpfs")), &fd_path(&fd), Some("tmpfs"), base, Some("mode=755"))
-                .map_err(|e| InitError::errno(ctx(), e))?;
+            do_mount(
+                Some(Path::new("tmpfs")),
+                &fd_path(&fd),
+                Some("tmpfs"),
+                base,
+                Some("mode=755"),
+            )
+            .map_err(|e| InitError::errno(ctx(), e))?;
             for (name, host) in hierarchies {
                 bind(&m.destination.join(name), host)?;
             }
             if m.flags.contains(MsFlags::MS_RDONLY) {
-                let fresh = open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
+                let fresh =
+                    open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
                 let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base;
                 do_mount(None, &fd_path(&fresh), Some("tmpfs"), flags, Some("mode=755"))
                     .map_err(|e| InitError::errno(format!("{}: remount read-only", ctx()), e))?;
@@ -176,21 +212,37 @@ fn mount_cgroup(root: &OwnedFd, m: &MountPlan, view: &CgroupView) -> InitResult<
     }
 }
 
-/// Creates the device nodes and the standard /dev symlinks.
-pub fn devices(root: &OwnedFd, devices: &[DevicePlan]) -> InitResult<()> {
+/// Creates the device nodes and the standard /dev symlinks. With `bind`
+/// (in a user namespace, where mknod is refused) the host's nodes are
+/// bind-mounted instead.
+pub fn devices(root: &OwnedFd, devices: &[DevicePlan], bind: bool) -> InitResult<()> {
     for d in devices {
         let ctx = || format!("create device {}", d.path.display());
         let (parent, name) = split(&d.path);
         let dir = mkdir_all(root, &parent).map_err(|e| InitError::errno(ctx(), e))?;
         // A bound-in or image-provided node is replaced by the one asked for.
-        match nix::unistd::unlinkat(Some(dir.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        match nix::unistd::unlinkat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        ) {
             Ok(()) | Err(nix::Error::ENOENT) => {}
             Err(e) => return Err(InitError::errno(ctx(), e)),
         }
+        if bind {
+            super::userns::bind_device(&dir, name, d).map_err(|e| InitError::errno(ctx(), e))?;
+            continue;
+        }
         let dev = nix::sys::stat::makedev(d.major, d.minor);
         let kind: SFlag = d.kind;
-        nix::sys::stat::mknodat(Some(dir.as_raw_fd()), name, kind, Mode::from_bits_truncate(d.mode), dev)
-            .map_err(|e| InitError::errno(ctx(), e))?;
+        nix::sys::stat::mknodat(
+            Some(dir.as_raw_fd()),
+            name,
+            kind,
+            Mode::from_bits_truncate(d.mode),
+            dev,
+        )
+        .map_err(|e| InitError::errno(ctx(), e))?;
         nix::unistd::fchownat(
             Some(dir.as_raw_fd()),
             name,
@@ -239,13 +291,15 @@ pub fn pivot(plan: &LaunchPlan) -> InitResult<()> {
     }
     let old_root = open_dir(Path::new("/"))?;
     let new_root = open_dir(&plan.rootfs)?;
-    nix::unistd::fchdir(new_root.as_raw_fd()).map_err(|e| InitError::errno("chdir to rootfs", e))?;
+    nix::unistd::fchdir(new_root.as_raw_fd())
+        .map_err(|e| InitError::errno("chdir to rootfs", e))?;
     // pivot_root(".", ".") stacks the old root on top of the new one, so no
     // directory for it is needed inside the image (which may be read-only).
     nix::unistd::pivot_root(".", ".").map_err(|e| {
         InitError::errno("pivot_root", e).with_hint("use --no-pivot if the rootfs is on a ramfs")
     })?;
-    nix::unistd::fchdir(old_root.as_raw_fd()).map_err(|e| InitError::errno("chdir to old root", e))?;
+    nix::unistd::fchdir(old_root.as_raw_fd())
+        .map_err(|e| InitError::errno("chdir to old root", e))?;
     do_mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
         .map_err(|e| InitError::errno("make old root a slave", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| InitError::errno("unmount old root", e))?;

@@ -6,6 +6,7 @@
 //! unit test can reach it and the error still names the spec field.
 
 mod mounts;
+mod userns;
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,8 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
-pub use mounts::{parse_mount, MountKind, MountPlan, Propagation};
+pub use mounts::{parse_mount, IdmapUsers, MountIdmap, MountKind, MountPlan, Propagation};
+pub use userns::{map_text, offsets_text, IdMap, IdMappings, TimeOffset, CLONE_NEWTIME};
 
 /// A spec the Linux backend cannot run, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -90,12 +92,21 @@ pub struct LaunchPlan {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
+    /// The container's id mappings: written by the parent for a new user
+    /// namespace, checked by the init for one joined by path.
+    pub id_mappings: Option<IdMappings>,
+    /// Clock offsets of a new time namespace.
+    pub time_offsets: Vec<TimeOffset>,
+    /// Whether rcr runs unprivileged (`geteuid() != 0`).
+    pub rootless: bool,
 }
 
 /// Options of `create` that shape the plan.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
     pub no_pivot: bool,
+    /// rcr runs as an unprivileged user.
+    pub rootless: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -107,7 +118,7 @@ fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
         LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
         LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
         LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
     }
 }
 
@@ -162,17 +173,6 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
             _ => plan.new |= flag,
         }
     }
-    for (flag, what) in [
-        (CloneFlags::CLONE_NEWUSER, "user namespaces"),
-        (CloneFlags::from_bits_retain(libc::CLONE_NEWTIME), "time namespaces"),
-    ] {
-        if plan.has(flag) {
-            return Err(PlanError::new(
-                "linux.namespaces",
-                format!("{what} are not supported by this rcr build yet"),
-            ));
-        }
-    }
     if !plan.has(CloneFlags::CLONE_NEWNS) {
         return Err(PlanError::new(
             "linux.namespaces",
@@ -185,18 +185,25 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
 
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn default_devices() -> Vec<DevicePlan> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DevicePlan {
-            path: Path::new("/dev").join(name),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DevicePlan {
+        path: Path::new("/dev").join(name),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
@@ -206,7 +213,10 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
         let field = format!("linux.devices[{i}]");
         let path = d.path();
         if !path.is_absolute() || !path.starts_with("/dev") || path == Path::new("/dev") {
-            return Err(PlanError::new(field, format!("path {} must be under /dev", path.display())));
+            return Err(PlanError::new(
+                field,
+                format!("path {} must be under /dev", path.display()),
+            ));
         }
         if path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(PlanError::new(field, format!("path {} contains '..'", path.display())));
@@ -240,7 +250,8 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
 }
 
 fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
-    let process = spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
+    let process =
+        spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(PlanError::new("process.args", "must name the program to run"));
@@ -273,12 +284,32 @@ fn container_paths(list: Option<&Vec<String>>, field: &str) -> Result<Vec<PathBu
 }
 
 /// Builds the plan for `spec`, whose bundle is `bundle` and root `rootfs`.
-pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Result<LaunchPlan, PlanError> {
+pub fn plan(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    opts: PlanOptions,
+) -> Result<LaunchPlan, PlanError> {
     let namespaces = plan_namespaces(spec)?;
     let linux = spec.linux().as_ref();
+    let process = plan_process(spec)?;
+    let id_mappings = userns::plan_user(spec, &namespaces, &process, opts.rootless)?;
+    let container_users =
+        match (&id_mappings, namespaces.join.iter().find(|(k, _)| *k == CloneFlags::CLONE_NEWUSER))
+        {
+            (_, Some((_, path))) => Some(IdmapUsers::Namespace(path.clone())),
+            (Some(maps), None) => Some(IdmapUsers::Maps(maps.clone())),
+            (None, None) => None,
+        };
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts.push(parse_mount(m, bundle).map_err(|e| PlanError::new(format!("mounts[{i}]"), e))?);
+        let field = format!("mounts[{i}]");
+        let m = parse_mount(m, bundle, container_users.as_ref())
+            .map_err(|e| PlanError::new(&field, e))?;
+        if opts.rootless && m.idmap.is_some() {
+            return Err(PlanError::new(field, "idmapped mounts need rcr to run as root"));
+        }
+        mounts.push(m);
     }
     let root_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         None | Some("") => None,
@@ -301,17 +332,23 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, opts: PlanOptions) -> Res
         readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
         no_pivot: opts.no_pivot,
         root_propagation,
-        namespaces,
         hostname,
         domainname,
         mounts,
         devices: plan_devices(spec)?,
-        masked_paths: container_paths(linux.and_then(|l| l.masked_paths().as_ref()), "linux.maskedPaths")?,
+        masked_paths: container_paths(
+            linux.and_then(|l| l.masked_paths().as_ref()),
+            "linux.maskedPaths",
+        )?,
         readonly_paths: container_paths(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
         )?,
-        process: plan_process(spec)?,
+        process,
+        id_mappings,
+        time_offsets: userns::plan_time(spec, &namespaces)?,
+        rootless: opts.rootless,
+        namespaces,
     })
 }
 
@@ -381,7 +418,8 @@ mod tests {
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("mount namespace is required"), "{e}");
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "network", "path": "rel"}]);
         v["hostname"] = serde_json::json!(null);
         assert!(plan_of(v).is_err());
         let mut v = base();
@@ -401,7 +439,8 @@ mod tests {
         let fuse = p.devices.iter().find(|d| d.path == Path::new("/dev/fuse")).unwrap();
         assert_eq!((fuse.major, fuse.minor, fuse.uid, fuse.mode), (10, 229, 5, 0o666));
         let mut v = base();
-        v["linux"]["devices"] = serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
+        v["linux"]["devices"] =
+            serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0]"), "{e}");
     }
@@ -410,7 +449,10 @@ mod tests {
     fn rootfs_propagation() {
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("rshared");
-        assert_eq!(plan_of(v).unwrap().root_propagation, Some(Propagation::parse("rshared").unwrap()));
+        assert_eq!(
+            plan_of(v).unwrap().root_propagation,
+            Some(Propagation::parse("rshared").unwrap())
+        );
         let mut v = base();
         v["linux"]["rootfsPropagation"] = serde_json::json!("sideways");
         assert!(plan_of(v).unwrap_err().to_string().contains("rootfsPropagation"));

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 
+use super::userns::{mappings, IdMappings};
+
 /// A propagation change (`private`, `rshared`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Propagation(pub MsFlags);
@@ -58,6 +60,26 @@ pub struct MountPlan {
     pub propagation: Vec<Propagation>,
     /// Filesystem-specific options, comma-joined (`mode=755,size=65536k`).
     pub data: String,
+    /// For an idmapped bind mount: the mapping applied to it.
+    pub idmap: Option<MountIdmap>,
+}
+
+/// Whose ids an idmapped mount maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdmapUsers {
+    /// A user namespace with these maps, made for the purpose.
+    Maps(IdMappings),
+    /// The user namespace at this path (the container's, joined by path).
+    Namespace(PathBuf),
+}
+
+/// The id mapping of a mount (`idmap`, `ridmap`, `uidMappings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountIdmap {
+    /// Whether every mount of an `rbind` gets the mapping (`ridmap`), not
+    /// only the top one.
+    pub recursive: bool,
+    pub users: IdmapUsers,
 }
 
 impl MountPlan {
@@ -103,10 +125,16 @@ const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
 
 /// Options for features that come with later work: refused with a clear
 /// message rather than passed to the filesystem as data.
-const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+const UNSUPPORTED: &[&str] = &["tmpcopyup"];
 
-/// Resolves one spec mount; `bundle` anchors relative bind sources.
-pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
+/// Resolves one spec mount; `bundle` anchors relative bind sources and
+/// `container_users` is what an `idmap` mount without mappings of its own
+/// maps to (the container's user namespace, if it has one).
+pub fn parse_mount(
+    m: &Mount,
+    bundle: &Path,
+    container_users: Option<&IdmapUsers>,
+) -> Result<MountPlan, String> {
     let dest = m.destination();
     let destination = if dest.is_absolute() { dest.clone() } else { Path::new("/").join(dest) };
     if destination.components().any(|c| c == std::path::Component::ParentDir) {
@@ -118,6 +146,7 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
     let mut propagation = Vec::new();
     let mut data = Vec::new();
     let mut bind = None;
+    let mut idmap_option = None;
     for opt in m.options().iter().flatten() {
         let opt = opt.as_str();
         if let Some((_, f, clears)) = FLAG_OPTIONS.iter().find(|(n, _, _)| *n == opt) {
@@ -134,6 +163,8 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
             bind = Some(bind.unwrap_or(false));
         } else if opt == "rbind" {
             bind = Some(true);
+        } else if opt == "idmap" || opt == "ridmap" {
+            idmap_option = Some(opt == "ridmap");
         } else if UNSUPPORTED.contains(&opt) || opt.starts_with('r') && rec_attr(opt) {
             return Err(format!("mount option {opt:?} is not supported yet"));
         } else {
@@ -157,7 +188,46 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
     if matches!(kind, MountKind::Bind { .. }) {
         flags |= MsFlags::MS_BIND;
     }
-    Ok(MountPlan { destination, source, fstype, kind, flags, cleared, propagation, data: data.join(",") })
+    let idmap = parse_idmap(m, &kind, idmap_option, container_users)?;
+    Ok(MountPlan {
+        destination,
+        source,
+        fstype,
+        kind,
+        flags,
+        cleared,
+        propagation,
+        data: data.join(","),
+        idmap,
+    })
+}
+
+/// The id mapping of a mount: given by `uidMappings`/`gidMappings` (with or
+/// without an `idmap` option, as runc does), or asked for by `idmap` or
+/// `ridmap` alone, which then take the container's user namespace.
+fn parse_idmap(
+    m: &Mount,
+    kind: &MountKind,
+    option: Option<bool>,
+    container_users: Option<&IdmapUsers>,
+) -> Result<Option<MountIdmap>, String> {
+    let own = mappings(m.uid_mappings().as_ref(), m.gid_mappings().as_ref(), "")
+        .map_err(|e| format!("{}: {}", e.field, e.message))?;
+    if own.is_none() && option.is_none() {
+        return Ok(None);
+    }
+    if !matches!(kind, MountKind::Bind { .. }) {
+        return Err("idmapped mounts must be bind mounts".to_owned());
+    }
+    let users = match (own, container_users) {
+        (Some(maps), _) => IdmapUsers::Maps(maps),
+        (None, Some(users)) => users.clone(),
+        (None, None) => {
+            return Err("an idmap mount needs uidMappings and gidMappings, or a user namespace to take them from"
+                .to_owned())
+        }
+    };
+    Ok(Some(MountIdmap { recursive: option.unwrap_or(false), users }))
 }
 
 /// The recursive mount attributes of runtime-spec 1.1 (`rro`, `rnosuid`...),
@@ -165,9 +235,24 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
 fn rec_attr(opt: &str) -> bool {
     matches!(
         opt,
-        "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnodiratime"
-            | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime" | "ratime" | "rstrictatime"
-            | "rnostrictatime" | "rnosymfollow" | "rsymfollow"
+        "rro"
+            | "rrw"
+            | "rnosuid"
+            | "rsuid"
+            | "rnodev"
+            | "rdev"
+            | "rnoexec"
+            | "rexec"
+            | "rnodiratime"
+            | "rdiratime"
+            | "rrelatime"
+            | "rnorelatime"
+            | "rnoatime"
+            | "ratime"
+            | "rstrictatime"
+            | "rnostrictatime"
+            | "rnosymfollow"
+            | "rsymfollow"
     )
 }
 
@@ -176,14 +261,15 @@ mod tests {
     use super::*;
 
     fn mount(v: serde_json::Value) -> Result<MountPlan, String> {
-        parse_mount(&serde_json::from_value(v).unwrap(), Path::new("/bundle"))
+        parse_mount(&serde_json::from_value(v).unwrap(), Path::new("/bundle"), None)
     }
 
     #[test]
     fn tmpfs_flags_and_data() {
-        let m = mount(serde_json::json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+        let m =
+            mount(serde_json::json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}))
-        .unwrap();
+            .unwrap();
         assert_eq!(m.kind, MountKind::Fs);
         assert_eq!(m.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
         assert_eq!(m.data, "mode=755,size=65536k");
@@ -201,14 +287,18 @@ mod tests {
         assert!(m.flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_NOSUID));
         assert_eq!(m.propagation, vec![Propagation::parse("rprivate").unwrap()]);
         assert!(m.needs_remount());
-        let m = mount(serde_json::json!({"destination": "/x", "type": "bind", "source": "/s"})).unwrap();
+        let m = mount(serde_json::json!({"destination": "/x", "type": "bind", "source": "/s"}))
+            .unwrap();
         assert_eq!(m.kind, MountKind::Bind { recursive: false });
         assert!(!m.needs_remount());
     }
 
     #[test]
     fn later_option_wins() {
-        let m = mount(serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["ro", "rw"]})).unwrap();
+        let m = mount(
+            serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["ro", "rw"]}),
+        )
+        .unwrap();
         assert!(!m.flags.contains(MsFlags::MS_RDONLY));
         assert!(m.cleared.contains(MsFlags::MS_RDONLY));
     }
@@ -216,12 +306,73 @@ mod tests {
     #[test]
     fn errors() {
         assert!(mount(serde_json::json!({"destination": "/x"})).unwrap_err().contains("type"));
-        assert!(mount(serde_json::json!({"destination": "/x", "options": ["bind"]})).unwrap_err().contains("source"));
-        assert!(mount(serde_json::json!({"destination": "/../x", "type": "tmpfs"})).unwrap_err().contains(".."));
-        assert!(mount(serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["idmap"]})).is_err());
+        assert!(mount(serde_json::json!({"destination": "/x", "options": ["bind"]}))
+            .unwrap_err()
+            .contains("source"));
+        assert!(mount(serde_json::json!({"destination": "/../x", "type": "tmpfs"}))
+            .unwrap_err()
+            .contains(".."));
+        assert!(mount(
+            serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["tmpcopyup"]})
+        )
+        .is_err());
         assert_eq!(
-            mount(serde_json::json!({"destination": "/sys/fs/cgroup", "type": "cgroup"})).unwrap().kind,
+            mount(serde_json::json!({"destination": "/sys/fs/cgroup", "type": "cgroup"}))
+                .unwrap()
+                .kind,
             MountKind::Cgroup
         );
+    }
+
+    fn maps(container: u32, host: u32, size: u32) -> serde_json::Value {
+        serde_json::json!([{"containerID": container, "hostID": host, "size": size}])
+    }
+
+    #[test]
+    fn idmapped_binds() {
+        let m = mount(
+            serde_json::json!({"destination": "/x", "source": "/s", "options": ["rbind", "ridmap"],
+            "uidMappings": maps(0, 1000, 1), "gidMappings": maps(0, 1000, 1)}),
+        )
+        .unwrap();
+        let idmap = m.idmap.unwrap();
+        assert!(idmap.recursive);
+        let IdmapUsers::Maps(maps_) = idmap.users else { panic!("{:?}", idmap.users) };
+        assert_eq!(maps_.uids[0].host_id, 1000);
+        assert_eq!(m.data, "", "idmap must not reach mount(2) as data");
+
+        // Mappings alone make an idmapped mount too (as runc does); not recursive.
+        let m =
+            mount(serde_json::json!({"destination": "/x", "source": "/s", "options": ["rbind"],
+            "uidMappings": maps(0, 1000, 1), "gidMappings": maps(0, 1000, 1)}))
+            .unwrap();
+        assert!(!m.idmap.unwrap().recursive);
+
+        // `idmap` without mappings takes the container's user namespace.
+        let own = IdmapUsers::Namespace("/proc/1/ns/user".into());
+        let v =
+            serde_json::json!({"destination": "/x", "source": "/s", "options": ["bind", "idmap"]});
+        let m =
+            parse_mount(&serde_json::from_value(v.clone()).unwrap(), Path::new("/b"), Some(&own))
+                .unwrap();
+        assert_eq!(m.idmap.unwrap().users, own);
+        assert!(mount(v).unwrap_err().contains("needs uidMappings"));
+    }
+
+    #[test]
+    fn idmap_errors() {
+        let e =
+            mount(serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["idmap"],
+            "uidMappings": maps(0, 1000, 1), "gidMappings": maps(0, 1000, 1)}))
+            .unwrap_err();
+        assert!(e.contains("must be bind mounts"), "{e}");
+        let e = mount(serde_json::json!({"destination": "/x", "source": "/s", "options": ["bind"],
+            "uidMappings": maps(0, 1000, 1)}))
+        .unwrap_err();
+        assert!(e.starts_with("gidMappings: is required"), "{e}");
+        let e = mount(serde_json::json!({"destination": "/x", "source": "/s", "options": ["bind"],
+            "uidMappings": maps(0, 1000, 0), "gidMappings": maps(0, 1000, 1)}))
+        .unwrap_err();
+        assert_eq!(e, "uidMappings[0]: size must be at least 1");
     }
 }

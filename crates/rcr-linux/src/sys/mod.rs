@@ -74,9 +74,8 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
 /// Marks every fd from `first` on close-on-exec.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: plain syscall with integer arguments; CLOEXEC closes nothing now.
-    let r = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
-    };
+    let r =
+        unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -141,7 +140,11 @@ fn owned(fd: RawFd) -> OwnedFd {
 }
 
 /// open(2) returning an owned fd; `O_CLOEXEC` is always added.
-pub fn open(path: &std::path::Path, flags: nix::fcntl::OFlag, mode: nix::sys::stat::Mode) -> nix::Result<OwnedFd> {
+pub fn open(
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+    mode: nix::sys::stat::Mode,
+) -> nix::Result<OwnedFd> {
     nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode).map(owned)
 }
 
@@ -152,11 +155,16 @@ pub fn openat<P: ?Sized + nix::NixPath>(
     flags: nix::fcntl::OFlag,
     mode: nix::sys::stat::Mode,
 ) -> nix::Result<OwnedFd> {
-    nix::fcntl::openat(Some(dir.as_raw_fd()), path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode).map(owned)
+    nix::fcntl::openat(Some(dir.as_raw_fd()), path, flags | nix::fcntl::OFlag::O_CLOEXEC, mode)
+        .map(owned)
 }
 
 /// openat2(2) confined to `root` (`RESOLVE_IN_ROOT`, no magic links).
-pub fn open_in_root(root: BorrowedFd<'_>, path: &std::path::Path, flags: nix::fcntl::OFlag) -> nix::Result<OwnedFd> {
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &std::path::Path,
+    flags: nix::fcntl::OFlag,
+) -> nix::Result<OwnedFd> {
     use nix::fcntl::{OpenHow, ResolveFlag};
     let how = OpenHow::new()
         .flags(flags | nix::fcntl::OFlag::O_CLOEXEC)
@@ -175,4 +183,71 @@ pub fn setdomainname(name: &str) -> nix::Result<()> {
 pub fn kill_raw(pid: Pid, signal: i32) -> nix::Result<()> {
     // SAFETY: plain syscall with integer arguments.
     nix::Error::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
+}
+
+/// open_tree(2) with `OPEN_TREE_CLONE`: a detached copy of the mount at
+/// `path` (with the mounts below it when `recursive`), as a close-on-exec fd
+/// that [`move_mount`] can attach elsewhere.
+pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> nix::Result<OwnedFd> {
+    let path = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .map_err(|_| nix::Error::EINVAL)?;
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: the path is a live NUL-terminated string; the flags are plain
+    // integers.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    nix::Error::result(fd).map(|fd| owned(fd as RawFd))
+}
+
+/// mount_setattr(2) setting `MOUNT_ATTR_IDMAP` on the detached mount `tree`
+/// (and every mount below it when `recursive`) from the user namespace
+/// `userns`.
+pub fn mount_setattr_idmap(
+    tree: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: `attr` is a live, fully initialised mount_attr whose size is
+    // passed along; the path is an empty NUL-terminated string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    nix::Error::result(r).map(drop)
+}
+
+/// move_mount(2) attaching the detached mount `tree` onto `target` (an
+/// `O_PATH` fd of the mount point, so no path is resolved again).
+pub fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> nix::Result<()> {
+    // SAFETY: both paths are empty NUL-terminated strings; the fds and flags
+    // are plain integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    nix::Error::result(r).map(drop)
 }
