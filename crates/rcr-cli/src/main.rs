@@ -176,11 +176,7 @@ fn parse_id(verb: &str, id: &str) -> Result<ContainerId, Failure> {
 /// Signal names with or without `SIG`, any case, or numbers.
 fn parse_signal(s: &str) -> Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(format!("invalid signal number {n}"))
-        };
+        return if (1..=64).contains(&n) { Ok(n) } else { Err(format!("invalid signal number {n}")) };
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
@@ -232,22 +228,14 @@ fn print_list(rt: &Runtime<Backend>, format: ListFormat, quiet: bool) -> Result<
             let rows: Vec<[String; 6]> = all
                 .iter()
                 .map(|o| {
-                    let pid = if o.status == rcr_core::Status::Stopped {
-                        0
-                    } else {
-                        o.state.pid.unwrap_or(0)
-                    };
+                    let pid = if o.status == rcr_core::Status::Stopped { 0 } else { o.state.pid.unwrap_or(0) };
                     [
                         o.state.id.clone(),
                         pid.to_string(),
                         o.status.to_string(),
                         o.state.bundle.display().to_string(),
                         o.state.created.clone(),
-                        if o.state.owner.is_empty() {
-                            "root".to_owned()
-                        } else {
-                            o.state.owner.clone()
-                        },
+                        if o.state.owner.is_empty() { "root".to_owned() } else { o.state.owner.clone() },
                     ]
                 })
                 .collect();
@@ -259,11 +247,8 @@ fn print_list(rt: &Runtime<Backend>, format: ListFormat, quiet: bool) -> Result<
                 }
             }
             for r in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = r
-                    .iter()
-                    .zip(widths)
-                    .map(|(c, w)| format!("{c:<width$}", width = w + 3))
-                    .collect();
+                let line: Vec<String> =
+                    r.iter().zip(widths).map(|(c, w)| format!("{c:<width$}", width = w + 3)).collect();
                 println!("{}", line.concat().trim_end());
             }
         }
@@ -296,8 +281,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Kill { id, signal, all } => {
             let what = format!("kill {id}");
-            let signal =
-                parse_signal(signal.as_deref().unwrap_or("SIGTERM")).map_err(|e| fail(&what, e))?;
+            let signal = parse_signal(signal.as_deref().unwrap_or("SIGTERM")).map_err(|e| fail(&what, e))?;
             rt.kill(&parse_id(&what, id)?, signal, *all).map_err(|e| fail(&what, e))?;
         }
         Command::Delete { id, force } => {
@@ -305,8 +289,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
             let id = parse_id(&what, id)?;
             match rt.delete(&id, *force) {
                 Ok(()) => {}
-                Err(rcr_core::LifecycleError::Store(rcr_core::StoreError::NotFound(_)))
-                    if *force => {}
+                Err(rcr_core::LifecycleError::Store(rcr_core::StoreError::NotFound(_))) if *force => {}
                 Err(e) => return Err(fail(&what, e)),
             }
         }
@@ -318,13 +301,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
 }
 
 /// `run`: create, start and, unless detached, wait and delete.
-fn run(
-    rt: &Runtime<Backend>,
-    cli: &Cli,
-    a: &CreateArgs,
-    detach: bool,
-    keep: bool,
-) -> Result<ExitCode, Failure> {
+fn run(rt: &Runtime<Backend>, cli: &Cli, a: &CreateArgs, detach: bool, keep: bool) -> Result<ExitCode, Failure> {
     let what = format!("run {}", a.id);
     let id = parse_id(&what, &a.id)?;
     let opts = create_options(a, cli.systemd_cgroup)?;
@@ -351,8 +328,7 @@ fn demo(rt: &Runtime<Backend>, cli: &Cli, bundle: Option<&Path>) -> Result<ExitC
     let tmp;
     let dir = match bundle {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail("demo", format!("create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| fail("demo", format!("create {}: {e}", dir.display())))?;
             dir.to_owned()
         }
         None => {
@@ -440,18 +416,7 @@ mod tests {
 
     #[test]
     fn options_after_the_id() {
-        let cli = Cli::try_parse_from([
-            "rcr",
-            "--root",
-            "/r",
-            "create",
-            "c1",
-            "--bundle",
-            "/b",
-            "--pid-file",
-            "p",
-        ])
-        .unwrap();
+        let cli = Cli::try_parse_from(["rcr", "--root", "/r", "create", "c1", "--bundle", "/b", "--pid-file", "p"]).unwrap();
         match cli.command {
             Some(Command::Create(a)) => {
                 assert_eq!(a.id, "c1");
@@ -461,8 +426,7 @@ mod tests {
         }
         let cli = Cli::try_parse_from(["rcr", "kill", "c1", "KILL", "--all"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Kill { all: true, .. })));
-        let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"])
-            .unwrap();
+        let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"]).unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
     }
 }

@@ -94,14 +94,13 @@ pub fn write(bundle: &Path, rootless: bool) -> Result<(), String> {
         default_spec()
     };
     let text = serde_json::to_string_pretty(&spec).expect("the default spec serializes");
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!("{} exists: remove it first", path.display())
-            } else {
-                format!("write {}: {e}", path.display())
-            }
-        })?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{} exists: remove it first", path.display())
+        } else {
+            format!("write {}: {e}", path.display())
+        }
+    })?;
     std::io::Write::write_all(&mut file, text.as_bytes())
         .and_then(|()| std::io::Write::write_all(&mut file, b"\n"))
         .map_err(|e| format!("write {}: {e}", path.display()))
@@ -120,11 +119,7 @@ mod tests {
         let r = rootless_spec(1000, 1001);
         assert_eq!(r["linux"]["uidMappings"][0]["hostID"], 1000);
         assert_eq!(r["linux"]["gidMappings"][0]["hostID"], 1001);
-        assert!(!r["linux"]["namespaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["type"] == "network"));
+        assert!(!r["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "network"));
         assert!(!r["mounts"].as_array().unwrap().iter().any(|m| m["type"] == "cgroup"));
     }
 }

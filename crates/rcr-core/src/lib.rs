@@ -12,8 +12,8 @@ pub mod state;
 pub mod store;
 
 pub use id::{ContainerId, IdError};
+pub use spec::{load_bundle, Bundle, SpecError};
 pub use lifecycle::{LifecycleError, Observed, Runtime};
 pub use platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
-pub use spec::{load_bundle, Bundle, SpecError};
 pub use state::{ContainerState, Liveness, Status, OCI_VERSION};
 pub use store::{ContainerDir, Store, StoreError};

@@ -61,8 +61,7 @@ impl<P: Platform> Runtime<P> {
     ) -> Result<ContainerState, LifecycleError> {
         let bundle = load_bundle(bundle_dir)?;
         let dir = self.store.create(id)?;
-        let mut state =
-            ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
+        let mut state = ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
         state.annotations =
             bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
@@ -125,14 +124,12 @@ impl<P: Platform> Runtime<P> {
         let dir = self.store.root().join(id.as_str());
         match snap.state {
             Some(state) => {
-                let status =
-                    state.live_status(snap.locked, || self.platform.liveness(&dir, &state));
+                let status = state.live_status(snap.locked, || self.platform.liveness(&dir, &state));
                 Ok(Observed { state, status })
             }
             None => {
                 // Directory reserved, record not yet written.
-                let mut state =
-                    ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
+                let mut state = ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
                 state.created = String::new();
                 let status = if snap.locked { Status::Creating } else { Status::Stopped };
                 Ok(Observed { state, status })
@@ -191,20 +188,14 @@ fn apply(state: &mut ContainerState, p: &Progress) {
     }
 }
 
-fn status_err(
-    id: &ContainerId,
-    status: Status,
-    verb: &'static str,
-    needs: &'static str,
-) -> LifecycleError {
+fn status_err(id: &ContainerId, status: Status, verb: &'static str, needs: &'static str) -> LifecycleError {
     LifecycleError::Status { id: id.to_string(), status, verb, needs }
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), LifecycleError> {
     let err = |source| LifecycleError::PidFile { path: path.to_owned(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name =
-        path.file_name().ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
+    let name = path.file_name().ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     std::fs::write(&tmp, pid.to_string()).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
@@ -260,9 +251,7 @@ mod tests {
         }
         fn destroy(&self, state: &ContainerState) -> Result<(), BoxError> {
             self.alive.set(false);
-            self.destroyed
-                .borrow_mut()
-                .push(state.platform["cg"].as_str().unwrap_or("").to_owned());
+            self.destroyed.borrow_mut().push(state.platform["cg"].as_str().unwrap_or("").to_owned());
             Ok(())
         }
         fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
@@ -292,10 +281,7 @@ mod tests {
         let st = rt.create(&id, b.path(), &opts).unwrap();
         assert_eq!((st.pid, st.status), (Some(42), Status::Created));
         assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), "42");
-        assert!(matches!(
-            rt.create(&id, b.path(), &opts),
-            Err(LifecycleError::Store(StoreError::Exists(_)))
-        ));
+        assert!(matches!(rt.create(&id, b.path(), &opts), Err(LifecycleError::Store(StoreError::Exists(_)))));
         let obs = rt.observe(&id).unwrap();
         assert_eq!(obs.status, Status::Created);
         assert_eq!(obs.state.annotations["k"], "v");
@@ -323,11 +309,7 @@ mod tests {
         let id = ContainerId::new("c2").unwrap();
         let e = rt.create(&id, b.path(), &CreateOptions::default()).unwrap_err();
         assert!(e.to_string().contains("mount proc"), "{e}");
-        assert_eq!(
-            *fake.destroyed.borrow(),
-            vec!["c2".to_owned()],
-            "recorded resources are released"
-        );
+        assert_eq!(*fake.destroyed.borrow(), vec!["c2".to_owned()], "recorded resources are released");
         assert!(rt.store.list().unwrap().is_empty());
     }
 

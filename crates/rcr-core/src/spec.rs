@@ -64,8 +64,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, SpecError> {
         });
     }
     let config = dir.join("config.json");
-    let text =
-        fs::read(&config).map_err(|source| SpecError::Read { path: config.clone(), source })?;
+    let text = fs::read(&config).map_err(|source| SpecError::Read { path: config.clone(), source })?;
     let spec = parse_config(&text, &config)?;
     validate(&spec)?;
     let root = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
@@ -78,9 +77,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, SpecError> {
                 format!("{} is not a directory", rootfs.display()),
             ))
         }
-        Err(e) => {
-            return Err(SpecError::invalid("root.path", format!("{}: {e}", rootfs.display())))
-        }
+        Err(e) => return Err(SpecError::invalid("root.path", format!("{}: {e}", rootfs.display()))),
     }
     Ok(Bundle { dir, spec, rootfs })
 }
@@ -136,9 +133,7 @@ fn check_version(v: &str) -> Result<(), SpecError> {
     } else {
         Err(SpecError::invalid(
             "ociVersion",
-            format!(
-                "unsupported version {v:?} (rcr implements {SPEC_VERSION} and accepts any 1.x)"
-            ),
+            format!("unsupported version {v:?} (rcr implements {SPEC_VERSION} and accepts any 1.x)"),
         ))
     }
 }

@@ -168,10 +168,7 @@ mod tests {
         assert_eq!(rec(Status::Creating, None).live_status(true, gone), Status::Creating);
         assert_eq!(rec(Status::Creating, None).live_status(false, gone), Status::Stopped);
         assert_eq!(rec(Status::Creating, Some(5)).live_status(false, run), Status::Created);
-        assert_eq!(
-            rec(Status::Created, Some(5)).live_status(false, || Liveness::Created),
-            Status::Created
-        );
+        assert_eq!(rec(Status::Created, Some(5)).live_status(false, || Liveness::Created), Status::Created);
         assert_eq!(rec(Status::Created, Some(5)).live_status(false, run), Status::Running);
         assert_eq!(rec(Status::Running, Some(5)).live_status(false, gone), Status::Stopped);
         assert_eq!(rec(Status::Stopped, Some(5)).live_status(false, run), Status::Stopped);
@@ -187,8 +184,7 @@ mod tests {
         assert_eq!(v["ociVersion"], OCI_VERSION);
         assert_eq!(v["annotations"]["a"], "b");
         assert_eq!(s.oci_state(Status::Stopped)["pid"], 0);
-        let back: ContainerState =
-            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let back: ContainerState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(back, s);
     }
 }

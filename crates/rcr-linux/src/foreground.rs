@@ -47,8 +47,7 @@ fn code(status: WaitStatus) -> Option<i32> {
 
 /// Forwards signals to `init` until it exits; returns its exit code.
 pub fn forward_and_wait(init: Pid) -> Result<i32, ForegroundError> {
-    let sfd = SignalFd::with_flags(&forwarded(), SfdFlags::SFD_CLOEXEC)
-        .map_err(ForegroundError::SignalFd)?;
+    let sfd = SignalFd::with_flags(&forwarded(), SfdFlags::SFD_CLOEXEC).map_err(ForegroundError::SignalFd)?;
     let reap = || -> Result<Option<i32>, ForegroundError> {
         match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => Ok(None),
