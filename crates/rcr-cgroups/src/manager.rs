@@ -12,7 +12,8 @@
 //! - `created` lists only directories a `create` made, never ones that were
 //!   there before, and each is the container's directory or an ancestor of
 //!   it; `remove` deletes those, leaf first, plus any cgroups that processes
-//!   made inside a container directory that `create` made;
+//!   made inside a container directory that `create` made; a created parent
+//!   that another container's cgroup has moved into by then is left to it;
 //! - a failed `create` leaves nothing behind and records nothing.
 
 use std::collections::BTreeSet;
@@ -42,6 +43,8 @@ const KILL_DELAY_MAX: Duration = Duration::from_millis(50);
 /// `rmdir` of a cgroup whose last process is still exiting fails with EBUSY;
 /// retries back off up to this delay (310 ms in all).
 const RMDIR_DELAY_MAX: Duration = Duration::from_millis(160);
+/// How often `create` starts over when a shared parent vanishes under it.
+const CREATE_ATTEMPTS: u32 = 5;
 
 /// Which hierarchy a directory is in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,16 +243,35 @@ impl Cgroup {
     fn create_all(&self, made: &mut Vec<(usize, PathBuf)>) -> Result<(), CgroupError> {
         for (i, dir) in self.dirs.iter().enumerate() {
             let levels = dir.levels()?;
-            for level in &levels {
+            let mut attempts = 0;
+            let mut next = 0;
+            while let Some(level) = levels.get(next) {
                 match fs::DirBuilder::new().mode(0o755).create(level) {
-                    Ok(()) => made.push((i, level.clone())),
+                    Ok(()) => {
+                        if !made.iter().any(|(j, p)| *j == i && p == level) {
+                            made.push((i, level.clone()));
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists && level.is_dir() => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         let source = io::Error::from_raw_os_error(libc::ENOTDIR);
                         return Err(CgroupError::Create { path: level.clone(), source });
                     }
+                    // A parent shared with other containers (`/rcr`) was
+                    // removed by the delete of the last of them after we saw
+                    // it: start over from the top.
+                    Err(e)
+                        if e.kind() == io::ErrorKind::NotFound
+                            && next > 0
+                            && attempts < CREATE_ATTEMPTS =>
+                    {
+                        attempts += 1;
+                        next = 0;
+                        continue;
+                    }
                     Err(source) => return Err(CgroupError::Create { path: level.clone(), source }),
                 }
+                next += 1;
             }
             if dir.has_controller("cpuset") {
                 inherit_cpuset(&dir.mount, &levels)?;
@@ -454,7 +476,13 @@ impl Dir {
         // Deepest first; entries that are not levels of `path` were not
         // written by `create` and are not touched.
         for level in levels.iter().rev().filter(|l| self.created.contains(l)) {
-            rmdir(level)?;
+            if *level == self.path {
+                rmdir(level)?;
+            } else if !remove_parent(level)? {
+                // Another container's cgroup lives below it (and so below
+                // every higher level too): it is theirs to remove now.
+                break;
+            }
         }
         Ok(())
     }
@@ -615,6 +643,20 @@ fn rmdir(path: &Path) -> Result<(), CgroupError> {
     }
 }
 
+/// Removes a parent of the container's cgroup that `create` made, unless
+/// another cgroup lives in it by now: parents such as `/rcr` are shared by
+/// every container placed below them. Returns whether it is gone.
+fn remove_parent(path: &Path) -> Result<bool, CgroupError> {
+    match fs::remove_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        // cgroupfs reports a cgroup with children as EBUSY, other
+        // filesystems (the tests' fake one) as ENOTEMPTY.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => Ok(false),
+        Err(source) => Err(CgroupError::Remove { path: path.to_owned(), source }),
+    }
+}
+
 /// Writes `value` to an existing cgroup file in one `write`, as the kernel
 /// parses each write on its own.
 fn write_file(path: &Path, value: &str) -> io::Result<()> {
@@ -749,6 +791,24 @@ mod tests {
         }
         // Removing again finds nothing to do.
         cg.remove().unwrap();
+    }
+
+    #[test]
+    fn a_created_parent_in_use_by_another_container_stays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = fake_v1(tmp.path());
+        let mut first = Cgroup::new(&fs, &ProcCgroups::default(), &abs("/rcr/a")).unwrap();
+        first.create().unwrap();
+        let mut second = Cgroup::new(&fs, &ProcCgroups::default(), &abs("/rcr/b")).unwrap();
+        second.create().unwrap();
+        for p in first.paths().chain(second.paths()) {
+            drop_files(p);
+        }
+        first.remove().unwrap();
+        assert!(!first.exists());
+        assert!(second.exists(), "the second container's cgroup must survive");
+        second.remove().unwrap();
+        assert!(!second.exists());
     }
 
     #[test]

@@ -23,19 +23,23 @@ const BUSYBOX: &[&str] = &["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/b
 fn is_static_elf(path: &Path) -> std::io::Result<bool> {
     let mut bytes = Vec::new();
     fs::File::open(path)?.take(64 * 1024).read_to_end(&mut bytes)?;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not a 64-bit little-endian ELF file");
+    let bad = || {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "not a 64-bit little-endian ELF file")
+    };
     if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
         return Err(bad());
     }
     let u16_at = |o: usize| bytes.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u64_at = |o: usize| bytes.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let u64_at =
+        |o: usize| bytes.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
     let phoff = u64_at(0x20).ok_or_else(bad)? as usize;
     let phentsize = u16_at(0x36).ok_or_else(bad)? as usize;
     let phnum = u16_at(0x38).ok_or_else(bad)? as usize;
     const PT_INTERP: u32 = 3;
     for i in 0..phnum {
         let off = phoff + i * phentsize;
-        let kind = bytes.get(off..off + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        let kind =
+            bytes.get(off..off + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
         if kind.ok_or_else(bad)? == PT_INTERP {
             return Ok(false);
         }
@@ -56,7 +60,8 @@ fn find_busybox() -> Result<PathBuf, String> {
             };
         }
     }
-    Err("no busybox found; install a static one (Debian: apt-get install busybox-static)".to_owned())
+    Err("no busybox found; install a static one (Debian: apt-get install busybox-static)"
+        .to_owned())
 }
 
 /// Writes a busybox bundle into `dir` and returns the path of its config.
@@ -73,8 +78,11 @@ pub fn make_bundle(dir: &Path) -> Result<(), String> {
     }
     let target = rootfs.join("bin/busybox");
     fs::copy(&busybox, &target).map_err(io("copy busybox to", &target))?;
-    fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).map_err(io("chmod", &target))?;
-    for applet in ["sh", "echo", "hostname", "id", "sed", "cat", "ls", "touch", "ps", "mount", "sleep"] {
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+        .map_err(io("chmod", &target))?;
+    for applet in
+        ["sh", "echo", "hostname", "id", "sed", "cat", "ls", "touch", "ps", "mount", "sleep"]
+    {
         let link = rootfs.join("bin").join(applet);
         if !link.exists() {
             symlink("busybox", &link).map_err(io("link", &link))?;
@@ -85,6 +93,8 @@ pub fn make_bundle(dir: &Path) -> Result<(), String> {
     fs::write(etc.join("group"), "root:x:0:\n").map_err(io("write", &etc))?;
     let mut spec = crate::spec_cmd::default_spec();
     spec["process"]["args"] = serde_json::json!(["sh", "-c", SCRIPT]);
+    // A report, not a session: plain output that pipes and logs cleanly.
+    spec["process"]["terminal"] = serde_json::json!(false);
     spec["hostname"] = serde_json::json!("rcr-demo");
     let config = dir.join("config.json");
     let text = serde_json::to_string_pretty(&spec).expect("the default spec serializes");
@@ -116,7 +126,9 @@ mod tests {
         make_bundle(tmp.path()).unwrap();
         assert!(tmp.path().join("rootfs/bin/sh").exists());
         let cfg: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(tmp.path().join("config.json")).unwrap()).unwrap();
+            serde_json::from_str(&fs::read_to_string(tmp.path().join("config.json")).unwrap())
+                .unwrap();
         assert_eq!(cfg["hostname"], "rcr-demo");
+        assert_eq!(cfg["process"]["terminal"], false);
     }
 }

@@ -108,7 +108,11 @@ impl<S: Subscriber> Layer<S> for RuncLayer {
 
 /// Installs the subscriber. Returns whether records go to a log file (then
 /// `main` also logs its error there).
-pub fn init(log: Option<&std::path::Path>, format: LogFormat, debug: bool) -> std::io::Result<bool> {
+pub fn init(
+    log: Option<&std::path::Path>,
+    format: LogFormat,
+    debug: bool,
+) -> std::io::Result<bool> {
     let (sink, to_file) = match log {
         Some(path) => {
             let file = OpenOptions::new().create(true).append(true).open(path)?;

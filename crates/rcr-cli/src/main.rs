@@ -123,6 +123,8 @@ enum Command {
         #[arg(short, long)]
         bundle: Option<PathBuf>,
     },
+    /// Run a further process in a running container.
+    Exec(Box<ExecArgs>),
     /// List containers.
     #[command(alias = "ls")]
     List {
@@ -132,6 +134,63 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+}
+
+#[derive(Debug, Args)]
+struct ExecArgs {
+    /// Container id.
+    id: String,
+    /// The program and its arguments (or use --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+    /// A process.json to run instead of COMMAND.
+    #[arg(short, long, value_name = "FILE")]
+    process: Option<PathBuf>,
+    /// Allocate a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// Unix socket to send the terminal's master fd to.
+    #[arg(long, value_name = "PATH")]
+    console_socket: Option<PathBuf>,
+    /// Do not wait for the process.
+    #[arg(short, long)]
+    detach: bool,
+    /// Write the process's pid to FILE.
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// Add KEY=VALUE to the environment.
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Working directory in the container.
+    #[arg(long)]
+    cwd: Option<String>,
+    /// uid[:gid] to run as.
+    #[arg(short, long, value_name = "UID[:GID]")]
+    user: Option<String>,
+    /// Additional gids.
+    #[arg(short = 'g', long, value_delimiter = ',')]
+    additional_gids: Vec<u32>,
+    /// Add a capability to the bounding, effective and permitted sets.
+    #[arg(short, long)]
+    cap: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long)]
+    no_new_privs: bool,
+    /// AppArmor profile.
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// SELinux process label.
+    #[arg(long)]
+    process_label: Option<String>,
+    /// Pass N extra fds (from 3 on) to the process.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    preserve_fds: u32,
+    /// Run in a paused container.
+    #[arg(long)]
+    ignore_paused: bool,
+    /// Sub-cgroup to run the process in.
+    #[arg(long)]
+    cgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -176,7 +235,11 @@ fn parse_id(verb: &str, id: &str) -> Result<ContainerId, Failure> {
 /// Signal names with or without `SIG`, any case, or numbers.
 fn parse_signal(s: &str) -> Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) { Ok(n) } else { Err(format!("invalid signal number {n}")) };
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("invalid signal number {n}"))
+        };
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
@@ -192,19 +255,25 @@ fn parse_signal(s: &str) -> Result<i32, String> {
 }
 
 fn create_options(a: &CreateArgs, systemd: bool) -> Result<CreateOptions, Failure> {
-    if a.console_socket.is_some() {
-        return Err(fail(
-            format!("create {}", a.id),
-            "--console-socket: terminals are not supported by this rcr build yet",
-        ));
-    }
     Ok(CreateOptions {
         pid_file: a.pid_file.as_ref().map(|p| absolute(p)),
+        listen_fds: listen_fds(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
+        console_socket: a.console_socket.clone(),
     })
+}
+
+/// Socket-activation fds meant for us (`LISTEN_FDS`, with `LISTEN_PID`
+/// naming this process when set), handed on to the container as runc does.
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID").map_or(true, |p| p == std::process::id().to_string());
+    match std::env::var("LISTEN_FDS") {
+        Ok(n) if for_us => n.parse().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -228,14 +297,22 @@ fn print_list(rt: &Runtime<Backend>, format: ListFormat, quiet: bool) -> Result<
             let rows: Vec<[String; 6]> = all
                 .iter()
                 .map(|o| {
-                    let pid = if o.status == rcr_core::Status::Stopped { 0 } else { o.state.pid.unwrap_or(0) };
+                    let pid = if o.status == rcr_core::Status::Stopped {
+                        0
+                    } else {
+                        o.state.pid.unwrap_or(0)
+                    };
                     [
                         o.state.id.clone(),
                         pid.to_string(),
                         o.status.to_string(),
                         o.state.bundle.display().to_string(),
                         o.state.created.clone(),
-                        if o.state.owner.is_empty() { "root".to_owned() } else { o.state.owner.clone() },
+                        if o.state.owner.is_empty() {
+                            "root".to_owned()
+                        } else {
+                            o.state.owner.clone()
+                        },
                     ]
                 })
                 .collect();
@@ -247,8 +324,11 @@ fn print_list(rt: &Runtime<Backend>, format: ListFormat, quiet: bool) -> Result<
                 }
             }
             for r in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> =
-                    r.iter().zip(widths).map(|(c, w)| format!("{c:<width$}", width = w + 3)).collect();
+                let line: Vec<String> = r
+                    .iter()
+                    .zip(widths)
+                    .map(|(c, w)| format!("{c:<width$}", width = w + 3))
+                    .collect();
                 println!("{}", line.concat().trim_end());
             }
         }
@@ -265,6 +345,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Create(a) => {
             let what = format!("create {}", a.id);
+            rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
             let id = parse_id(&what, &a.id)?;
             let opts = create_options(a, cli.systemd_cgroup)?;
             rt.create(&id, &a.bundle, &opts).map_err(|e| fail(&what, e))?;
@@ -281,7 +362,8 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Kill { id, signal, all } => {
             let what = format!("kill {id}");
-            let signal = parse_signal(signal.as_deref().unwrap_or("SIGTERM")).map_err(|e| fail(&what, e))?;
+            let signal =
+                parse_signal(signal.as_deref().unwrap_or("SIGTERM")).map_err(|e| fail(&what, e))?;
             rt.kill(&parse_id(&what, id)?, signal, *all).map_err(|e| fail(&what, e))?;
         }
         Command::Delete { id, force } => {
@@ -289,22 +371,85 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
             let id = parse_id(&what, id)?;
             match rt.delete(&id, *force) {
                 Ok(()) => {}
-                Err(rcr_core::LifecycleError::Store(rcr_core::StoreError::NotFound(_))) if *force => {}
+                Err(rcr_core::LifecycleError::Store(rcr_core::StoreError::NotFound(_)))
+                    if *force => {}
                 Err(e) => return Err(fail(&what, e)),
             }
         }
         Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),
+        Command::Exec(a) => return exec(&rt, a),
         Command::List { format, quiet } => print_list(&rt, *format, *quiet)?,
         Command::Demo { bundle } => return demo(&rt, cli, bundle.as_deref()),
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// `exec`: a further process in the container, waited for unless detached.
+fn exec(rt: &Runtime<Backend>, a: &ExecArgs) -> Result<ExitCode, Failure> {
+    let what = format!("exec {}", a.id);
+    rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
+    let id = parse_id(&what, &a.id)?;
+    let process = match &a.process {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .map_err(|e| fail(&what, format!("read {}: {e}", path.display())))?;
+            rcr_core::exec::from_file_text(&text, path).map_err(|e| fail(&what, e))?
+        }
+        None => {
+            let state = rt.observe(&id).map_err(|e| fail(&what, e))?.state;
+            let base = state.spec.as_ref().and_then(|s| s.process().clone());
+            let overrides = rcr_core::exec::ExecOverrides {
+                args: a.command.clone(),
+                env: a.env.clone(),
+                cwd: a.cwd.clone(),
+                user: a.user.clone(),
+                additional_gids: a.additional_gids.clone(),
+                tty: a.tty,
+                caps: a.cap.clone(),
+                no_new_privs: a.no_new_privs,
+                apparmor: a.apparmor.clone(),
+                process_label: a.process_label.clone(),
+            };
+            rcr_core::exec::with_overrides(base.as_ref(), &overrides).map_err(|e| fail(&what, e))?
+        }
+    };
+    let opts = rcr_core::ExecOptions {
+        detach: a.detach,
+        pid_file: a.pid_file.as_ref().map(|p| absolute(p)),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        cgroup: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
+    };
+    if !a.detach {
+        if a.console_socket.is_some() {
+            return Err(fail(
+                &what,
+                "--console-socket needs --detach (the terminal would have no reader)",
+            ));
+        }
+        rt.platform.prepare_foreground().map_err(|e| fail(&what, e))?;
+    }
+    let code = rt.exec(&id, &process, &opts).map_err(|e| fail(&what, e))?;
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
+}
+
 /// `run`: create, start and, unless detached, wait and delete.
-fn run(rt: &Runtime<Backend>, cli: &Cli, a: &CreateArgs, detach: bool, keep: bool) -> Result<ExitCode, Failure> {
+fn run(
+    rt: &Runtime<Backend>,
+    cli: &Cli,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+) -> Result<ExitCode, Failure> {
     let what = format!("run {}", a.id);
+    rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
     let opts = create_options(a, cli.systemd_cgroup)?;
+    if !detach && opts.console_socket.is_some() {
+        // As runc: in the foreground, rcr itself relays the terminal.
+        return Err(fail(&what, "--console-socket can only be used with --detach"));
+    }
     if !detach {
         rt.platform.prepare_foreground().map_err(|e| fail(&what, e))?;
     }
@@ -328,7 +473,8 @@ fn demo(rt: &Runtime<Backend>, cli: &Cli, bundle: Option<&Path>) -> Result<ExitC
     let tmp;
     let dir = match bundle {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| fail("demo", format!("create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fail("demo", format!("create {}: {e}", dir.display())))?;
             dir.to_owned()
         }
         None => {
@@ -416,7 +562,18 @@ mod tests {
 
     #[test]
     fn options_after_the_id() {
-        let cli = Cli::try_parse_from(["rcr", "--root", "/r", "create", "c1", "--bundle", "/b", "--pid-file", "p"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "rcr",
+            "--root",
+            "/r",
+            "create",
+            "c1",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "p",
+        ])
+        .unwrap();
         match cli.command {
             Some(Command::Create(a)) => {
                 assert_eq!(a.id, "c1");
@@ -426,7 +583,8 @@ mod tests {
         }
         let cli = Cli::try_parse_from(["rcr", "kill", "c1", "KILL", "--all"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Kill { all: true, .. })));
-        let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"]).unwrap();
+        let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"])
+            .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
     }
 }

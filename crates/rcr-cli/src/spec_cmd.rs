@@ -10,7 +10,7 @@ pub fn default_spec() -> Value {
     json!({
         "ociVersion": rcr_core::OCI_VERSION,
         "process": {
-            "terminal": false,
+            "terminal": true,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
@@ -94,13 +94,14 @@ pub fn write(bundle: &Path, rootless: bool) -> Result<(), String> {
         default_spec()
     };
     let text = serde_json::to_string_pretty(&spec).expect("the default spec serializes");
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!("{} exists: remove it first", path.display())
-        } else {
-            format!("write {}: {e}", path.display())
-        }
-    })?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                format!("{} exists: remove it first", path.display())
+            } else {
+                format!("write {}: {e}", path.display())
+            }
+        })?;
     std::io::Write::write_all(&mut file, text.as_bytes())
         .and_then(|()| std::io::Write::write_all(&mut file, b"\n"))
         .map_err(|e| format!("write {}: {e}", path.display()))
@@ -116,10 +117,16 @@ mod tests {
             let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
             rcr_core::spec::validate(&spec).unwrap();
         }
+        // As runc: `rcr run` gives the caller an interactive shell.
+        assert_eq!(default_spec()["process"]["terminal"], true);
         let r = rootless_spec(1000, 1001);
         assert_eq!(r["linux"]["uidMappings"][0]["hostID"], 1000);
         assert_eq!(r["linux"]["gidMappings"][0]["hostID"], 1001);
-        assert!(!r["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "network"));
+        assert!(!r["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "network"));
         assert!(!r["mounts"].as_array().unwrap().iter().any(|m| m["type"] == "cgroup"));
     }
 }

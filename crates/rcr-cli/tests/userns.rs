@@ -563,6 +563,7 @@ impl Rootless {
         let bundle = Bundle::busybox();
         let mut spec = self.spec();
         spec["process"]["args"] = json!(args);
+        spec["process"]["terminal"] = json!(false);
         bundle.write_config(&spec);
         bundle
     }

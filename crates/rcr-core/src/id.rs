@@ -35,7 +35,8 @@ impl ContainerId {
         if s == "." || s == ".." {
             return Err(IdError::Dots(s.to_owned()));
         }
-        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
+        let ok =
+            s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
         if !ok {
             return Err(IdError::Forbidden(s.to_owned()));
         }

@@ -4,6 +4,8 @@
 //! Nothing here touches namespaces or cgroups; the platform backends do, and
 //! return data that this crate persists.
 
+pub mod exec;
+pub mod hooks;
 pub mod id;
 pub mod lifecycle;
 pub mod platform;
@@ -12,8 +14,10 @@ pub mod state;
 pub mod store;
 
 pub use id::{ContainerId, IdError};
-pub use spec::{load_bundle, Bundle, SpecError};
 pub use lifecycle::{LifecycleError, Observed, Runtime};
-pub use platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
+pub use platform::{
+    BoxError, CreateOptions, CreateRequest, ExecOptions, ExecRequest, Platform, Progress,
+};
+pub use spec::{load_bundle, Bundle, SpecError};
 pub use state::{ContainerState, Liveness, Status, OCI_VERSION};
 pub use store::{ContainerDir, Store, StoreError};

@@ -5,8 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::hooks::{self, HookKind};
 use crate::id::ContainerId;
-use crate::platform::{BoxError, CreateOptions, CreateRequest, Platform, Progress};
+use crate::platform::{
+    BoxError, CreateOptions, CreateRequest, ExecOptions, ExecRequest, Platform, Progress,
+};
 use crate::spec::{load_bundle, SpecError};
 use crate::state::{ContainerState, Liveness, Status};
 use crate::store::{ContainerDir, Store, StoreError};
@@ -61,9 +64,12 @@ impl<P: Platform> Runtime<P> {
     ) -> Result<ContainerState, LifecycleError> {
         let bundle = load_bundle(bundle_dir)?;
         let dir = self.store.create(id)?;
-        let mut state = ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
+        let mut state =
+            ContainerState::creating(id.as_str(), bundle.dir.clone(), bundle.rootfs.clone());
         state.annotations =
             bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+        state.hooks = bundle.spec.hooks().clone();
+        state.spec = Some(Box::new(bundle.spec.clone()));
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
             let req = CreateRequest {
                 id: id.as_str(),
@@ -115,6 +121,10 @@ impl<P: Platform> Runtime<P> {
         obs.state.status = Status::Running;
         dir.save(&obs.state)?;
         let _ = std::fs::remove_file(dir.exec_fifo());
+        if let Some(hooks) = &obs.state.hooks {
+            let state = obs.state.oci_state(Status::Running);
+            hooks::run_warn(HookKind::Poststart, &HookKind::Poststart.of(hooks), &state);
+        }
         Ok(())
     }
 
@@ -124,12 +134,14 @@ impl<P: Platform> Runtime<P> {
         let dir = self.store.root().join(id.as_str());
         match snap.state {
             Some(state) => {
-                let status = state.live_status(snap.locked, || self.platform.liveness(&dir, &state));
+                let status =
+                    state.live_status(snap.locked, || self.platform.liveness(&dir, &state));
                 Ok(Observed { state, status })
             }
             None => {
                 // Directory reserved, record not yet written.
-                let mut state = ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
+                let mut state =
+                    ContainerState::creating(id.as_str(), PathBuf::new(), PathBuf::new());
                 state.created = String::new();
                 let status = if snap.locked { Status::Creating } else { Status::Stopped };
                 Ok(Observed { state, status })
@@ -148,6 +160,32 @@ impl<P: Platform> Runtime<P> {
             }
         }
         Ok(out)
+    }
+
+    /// `exec`: runs `process` in the container; returns the exit code to
+    /// exit with (0 once a detached process has started).
+    pub fn exec(
+        &self,
+        id: &ContainerId,
+        process: &oci_spec::runtime::Process,
+        options: &ExecOptions,
+    ) -> Result<i32, LifecycleError> {
+        let obs = self.observe(id)?;
+        match obs.status {
+            Status::Created | Status::Running => {}
+            Status::Paused if options.ignore_paused => {}
+            Status::Paused => {
+                return Err(status_err(
+                    id,
+                    Status::Paused,
+                    "exec",
+                    "running (or use --ignore-paused)",
+                ))
+            }
+            s => return Err(status_err(id, s, "exec", "created or running")),
+        }
+        let req = ExecRequest { state: &obs.state, process, options };
+        self.platform.exec(&req).map_err(LifecycleError::Platform)
     }
 
     /// `kill`.
@@ -174,6 +212,12 @@ impl<P: Platform> Runtime<P> {
             self.platform.destroy(&obs.state).map_err(LifecycleError::Platform)?;
         }
         dir.remove()?;
+        if let Some(obs) = obs {
+            if let Some(hooks) = &obs.state.hooks {
+                let state = obs.state.oci_state(Status::Stopped);
+                hooks::run_warn(HookKind::Poststop, &HookKind::Poststop.of(hooks), &state);
+            }
+        }
         Ok(())
     }
 }
@@ -188,14 +232,20 @@ fn apply(state: &mut ContainerState, p: &Progress) {
     }
 }
 
-fn status_err(id: &ContainerId, status: Status, verb: &'static str, needs: &'static str) -> LifecycleError {
+fn status_err(
+    id: &ContainerId,
+    status: Status,
+    verb: &'static str,
+    needs: &'static str,
+) -> LifecycleError {
     LifecycleError::Status { id: id.to_string(), status, verb, needs }
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), LifecycleError> {
     let err = |source| LifecycleError::PidFile { path: path.to_owned(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
+    let name =
+        path.file_name().ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     std::fs::write(&tmp, pid.to_string()).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
@@ -251,7 +301,9 @@ mod tests {
         }
         fn destroy(&self, state: &ContainerState) -> Result<(), BoxError> {
             self.alive.set(false);
-            self.destroyed.borrow_mut().push(state.platform["cg"].as_str().unwrap_or("").to_owned());
+            self.destroyed
+                .borrow_mut()
+                .push(state.platform["cg"].as_str().unwrap_or("").to_owned());
             Ok(())
         }
         fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
@@ -281,7 +333,10 @@ mod tests {
         let st = rt.create(&id, b.path(), &opts).unwrap();
         assert_eq!((st.pid, st.status), (Some(42), Status::Created));
         assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), "42");
-        assert!(matches!(rt.create(&id, b.path(), &opts), Err(LifecycleError::Store(StoreError::Exists(_)))));
+        assert!(matches!(
+            rt.create(&id, b.path(), &opts),
+            Err(LifecycleError::Store(StoreError::Exists(_)))
+        ));
         let obs = rt.observe(&id).unwrap();
         assert_eq!(obs.status, Status::Created);
         assert_eq!(obs.state.annotations["k"], "v");
@@ -309,7 +364,11 @@ mod tests {
         let id = ContainerId::new("c2").unwrap();
         let e = rt.create(&id, b.path(), &CreateOptions::default()).unwrap_err();
         assert!(e.to_string().contains("mount proc"), "{e}");
-        assert_eq!(*fake.destroyed.borrow(), vec!["c2".to_owned()], "recorded resources are released");
+        assert_eq!(
+            *fake.destroyed.borrow(),
+            vec!["c2".to_owned()],
+            "recorded resources are released"
+        );
         assert!(rt.store.list().unwrap().is_empty());
     }
 

@@ -17,10 +17,36 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
+    /// Socket-activation fds passed on from our caller (`LISTEN_FDS`): they
+    /// sit at fd 3 on, before the `preserve_fds` ones.
+    pub listen_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// `--console-socket`: where the master of the container's terminal is
+    /// sent (a listening unix stream socket).
+    pub console_socket: Option<PathBuf>,
+}
+
+/// Options of `exec` (runc's flags) that are not about the process itself.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    /// A sub-cgroup of the container's to run the process in.
+    pub cgroup: Option<String>,
+    pub ignore_paused: bool,
+}
+
+/// One `exec` call, handed to the backend.
+#[derive(Debug)]
+pub struct ExecRequest<'a> {
+    pub state: &'a ContainerState,
+    pub process: &'a oci_spec::runtime::Process,
+    pub options: &'a ExecOptions,
 }
 
 /// What a backend reports while creating, to be persisted at once so that a
@@ -68,14 +94,32 @@ pub trait Platform {
     /// (cgroups, ...). Must succeed from any partial state and be idempotent.
     fn destroy(&self, state: &ContainerState) -> Result<(), BoxError>;
 
+    /// Runs a further process in the container's namespaces and cgroup.
+    /// Foreground: waits for it (forwarding signals, relaying a terminal)
+    /// and returns the exit code to exit with; detached: returns 0 once it
+    /// runs.
+    fn exec(&self, req: &ExecRequest<'_>) -> Result<i32, BoxError> {
+        Err(format!("exec into {}: not supported on this platform", req.state.id).into())
+    }
+
+    /// Called before a verb that runs container processes (`create`, `run`,
+    /// `exec`), before any other work: protects the runtime binary from
+    /// being overwritten from inside a container. May re-execute the
+    /// process and so never return.
+    fn protect_runtime(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Called by a foreground `run` before `create`, so that signals meant
-    /// for the container are held until it can receive them.
+    /// for the container are held until it can receive them, and so that a
+    /// container with a terminal can hand it to this process.
     fn prepare_foreground(&self) -> Result<(), BoxError> {
         Ok(())
     }
 
     /// For a foreground `run`: waits for the init (a child of this process),
-    /// forwarding the signals this process receives to it, and returns the
-    /// exit code to exit with (128+N when killed by signal N).
+    /// forwarding the signals this process receives to it and relaying its
+    /// terminal if it has one, and returns the exit code to exit with
+    /// (128+N when killed by signal N).
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError>;
 }

@@ -43,9 +43,34 @@ impl SpecError {
     }
 }
 
+/// runtime-spec names that oci-spec 0.10 spells differently (its scheduler
+/// flag enum derives the names from the variants), with oci-spec's spelling.
+const OCI_SPEC_SPELLINGS: [(&str, &str); 2] = [
+    ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+    ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+];
+
+/// The document with the spec's scheduler flag names respelled for
+/// oci-spec, if it uses any; `None` leaves it as it is.
+fn respell_scheduler_flags(text: &[u8]) -> Option<Vec<u8>> {
+    let mentions = |name: &str| text.windows(name.len()).any(|w| w == name.as_bytes());
+    if !OCI_SPEC_SPELLINGS.iter().any(|(spec, _)| mentions(spec)) {
+        return None;
+    }
+    let mut doc: serde_json::Value = serde_json::from_slice(text).ok()?;
+    let flags = doc.pointer_mut("/process/scheduler/flags")?.as_array_mut()?;
+    for flag in flags {
+        if let Some((_, theirs)) = OCI_SPEC_SPELLINGS.iter().find(|(spec, _)| flag == spec) {
+            *flag = (*theirs).into();
+        }
+    }
+    serde_json::to_vec(&doc).ok()
+}
+
 /// Parses a `config.json` document. `path` is used in messages only.
 pub fn parse_config(text: &[u8], path: &Path) -> Result<Spec, SpecError> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
+    let respelled = respell_scheduler_flags(text);
+    let de = &mut serde_json::Deserializer::from_slice(respelled.as_deref().unwrap_or(text));
     serde_path_to_error::deserialize::<_, Spec>(de).map_err(|e| {
         let field = e.path().to_string();
         let field = if field == "." { "(document)".to_owned() } else { field };
@@ -64,7 +89,8 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, SpecError> {
         });
     }
     let config = dir.join("config.json");
-    let text = fs::read(&config).map_err(|source| SpecError::Read { path: config.clone(), source })?;
+    let text =
+        fs::read(&config).map_err(|source| SpecError::Read { path: config.clone(), source })?;
     let spec = parse_config(&text, &config)?;
     validate(&spec)?;
     let root = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
@@ -77,7 +103,9 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, SpecError> {
                 format!("{} is not a directory", rootfs.display()),
             ))
         }
-        Err(e) => return Err(SpecError::invalid("root.path", format!("{}: {e}", rootfs.display()))),
+        Err(e) => {
+            return Err(SpecError::invalid("root.path", format!("{}: {e}", rootfs.display())))
+        }
     }
     Ok(Bundle { dir, spec, rootfs })
 }
@@ -110,6 +138,26 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             ));
         }
     }
+    if let Some(hooks) = spec.hooks() {
+        use crate::hooks::HookKind::*;
+        for kind in [Prestart, CreateRuntime, CreateContainer, StartContainer, Poststart, Poststop]
+        {
+            for hook in kind.of(hooks) {
+                if !hook.path().is_absolute() {
+                    return Err(SpecError::invalid(
+                        "hooks",
+                        format!("{} hook path {:?} is not absolute", kind.name(), hook.path()),
+                    ));
+                }
+                if hook.timeout().is_some_and(|t| t <= 0) {
+                    return Err(SpecError::invalid(
+                        "hooks",
+                        format!("{} hook timeout must be positive", kind.name()),
+                    ));
+                }
+            }
+        }
+    }
     for m in spec.mounts().iter().flatten() {
         if m.destination().as_os_str().is_empty() {
             return Err(SpecError::invalid("mounts", "a mount has an empty destination"));
@@ -133,7 +181,9 @@ fn check_version(v: &str) -> Result<(), SpecError> {
     } else {
         Err(SpecError::invalid(
             "ociVersion",
-            format!("unsupported version {v:?} (rcr implements {SPEC_VERSION} and accepts any 1.x)"),
+            format!(
+                "unsupported version {v:?} (rcr implements {SPEC_VERSION} and accepts any 1.x)"
+            ),
         ))
     }
 }
@@ -172,6 +222,27 @@ mod tests {
         assert!(e.contains("process.args"), "{e}");
         let e = parse_config(b"{not json", Path::new("c.json")).unwrap_err().to_string();
         assert!(e.starts_with("invalid c.json"), "{e}");
+    }
+
+    #[test]
+    fn scheduler_flags_use_the_spec_names() {
+        let mut v = minimal();
+        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_DEADLINE",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]});
+        let spec = parse(&v).unwrap();
+        let flags = spec.process().as_ref().unwrap().scheduler().as_ref().unwrap().flags().clone();
+        assert_eq!(
+            serde_json::to_value(flags).unwrap(),
+            serde_json::json!([
+                "SCHED_RESET_ON_FORK",
+                "SCHED_FLAG_D_L_OVERRUN",
+                "SCHED_FLAG_RECLAIM"
+            ])
+        );
+        v["process"]["scheduler"]["flags"] = serde_json::json!(["SCHED_FLAG_BOGUS"]);
+        let e = parse(&v).unwrap_err().to_string();
+        assert!(e.contains("process.scheduler.flags[0]"), "{e}");
+        assert_eq!(respell_scheduler_flags(minimal().to_string().as_bytes()), None);
     }
 
     #[test]

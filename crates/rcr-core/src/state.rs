@@ -83,6 +83,14 @@ pub struct ContainerState {
     /// own data (cgroup paths, namespace paths) lives here.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub platform: serde_json::Value,
+    /// The spec's hooks, kept for `start` (poststart) and `delete`
+    /// (poststop), which must not depend on the bundle still being there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The spec the container was created from: `exec` builds on its
+    /// process and namespaces even if the bundle changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Box<oci_spec::runtime::Spec>>,
 }
 
 impl ContainerState {
@@ -100,6 +108,8 @@ impl ContainerState {
             owner: String::new(),
             annotations: BTreeMap::new(),
             platform: serde_json::Value::Null,
+            hooks: None,
+            spec: None,
         }
     }
 
@@ -168,7 +178,10 @@ mod tests {
         assert_eq!(rec(Status::Creating, None).live_status(true, gone), Status::Creating);
         assert_eq!(rec(Status::Creating, None).live_status(false, gone), Status::Stopped);
         assert_eq!(rec(Status::Creating, Some(5)).live_status(false, run), Status::Created);
-        assert_eq!(rec(Status::Created, Some(5)).live_status(false, || Liveness::Created), Status::Created);
+        assert_eq!(
+            rec(Status::Created, Some(5)).live_status(false, || Liveness::Created),
+            Status::Created
+        );
         assert_eq!(rec(Status::Created, Some(5)).live_status(false, run), Status::Running);
         assert_eq!(rec(Status::Running, Some(5)).live_status(false, gone), Status::Stopped);
         assert_eq!(rec(Status::Stopped, Some(5)).live_status(false, run), Status::Stopped);
@@ -184,7 +197,8 @@ mod tests {
         assert_eq!(v["ociVersion"], OCI_VERSION);
         assert_eq!(v["annotations"]["a"], "b");
         assert_eq!(s.oci_state(Status::Stopped)["pid"], 0);
-        let back: ContainerState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let back: ContainerState =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(back, s);
     }
 }

@@ -1,6 +1,8 @@
 //! The Linux implementation of the lifecycle seam: plans, cgroups, the init,
 //! signals, and cleanup from any partial state.
 
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,10 +13,12 @@ use rcr_core::state::{ContainerState, Liveness};
 use rcr_core::store::EXEC_FIFO;
 use serde::{Deserialize, Serialize};
 
+use crate::console::{self, ConsoleError};
 use crate::init::CgroupView;
-use crate::plan::{self, PlanOptions};
+use crate::plan::{self, LaunchPlan, PlanOptions};
+use crate::seccomp_agent::AgentTarget;
 use crate::spawn::{self, SpawnRequest};
-use crate::{proc, rootless, sys};
+use crate::{proc, rootless, sys, terminal};
 
 /// How long `delete` waits for a killed init to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -55,7 +59,46 @@ pub enum ProcessError {
 
 /// The Linux backend.
 #[derive(Debug, Default)]
-pub struct Linux;
+pub struct Linux {
+    /// Set by `prepare_foreground`: this process will wait for the
+    /// container, so a terminal comes here rather than to a console socket.
+    foreground: RefCell<Option<ForegroundConsole>>,
+}
+
+/// The console socket pair of a foreground `run`, from `prepare_foreground`
+/// to `wait_foreground`.
+#[derive(Debug)]
+struct ForegroundConsole {
+    receiver: OwnedFd,
+    /// The init's end, until `create` hands it over (the container has a
+    /// terminal).
+    sender: Option<OwnedFd>,
+    /// The terminal's master, received once the init is set up.
+    master: Option<OwnedFd>,
+}
+
+impl Linux {
+    /// Where the init sends its terminal: a connection to `--console-socket`
+    /// or this process's own pair; checked as runc does.
+    fn console_for(
+        &self,
+        plan: &LaunchPlan,
+        socket: Option<&Path>,
+    ) -> Result<Option<OwnedFd>, ConsoleError> {
+        match (plan.process.terminal, socket) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(ConsoleError::NotTerminal),
+            (true, Some(path)) => console::connect(path).map(Some),
+            (true, None) => self
+                .foreground
+                .borrow_mut()
+                .as_mut()
+                .and_then(|f| f.sender.take())
+                .map(Some)
+                .ok_or(ConsoleError::NoSocket),
+        }
+    }
+}
 
 fn cgroup_view(cgroup: &Cgroup) -> CgroupView {
     match cgroup.container_mounts() {
@@ -73,6 +116,15 @@ fn make_cgroup(req: &CreateRequest<'_>) -> Result<Cgroup, BoxError> {
         return Ok(Cgroup::systemd(&SystemdPath::from_spec(path, req.id)?)?);
     }
     Ok(Cgroup::on_host(&CgroupPath::from_spec(path, req.id)?)?)
+}
+
+/// The state document hooks read on stdin during create.
+fn hook_state(req: &CreateRequest<'_>) -> serde_json::Value {
+    let mut state =
+        ContainerState::creating(req.id, req.bundle.dir.clone(), req.bundle.rootfs.clone());
+    state.annotations =
+        req.bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    state.oci_state(rcr_core::Status::Creating)
 }
 
 /// A pidfd for the container's init, if it is still the process we started.
@@ -98,6 +150,17 @@ fn wait_gone(pidfd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
     }
 }
 
+fn seccomp_agent(req: &CreateRequest<'_>, plan: &plan::LaunchPlan) -> Option<AgentTarget> {
+    let listener = plan.seccomp.as_ref()?.listener.clone()?;
+    let annotations = req.bundle.spec.annotations().clone().unwrap_or_default();
+    Some(AgentTarget {
+        listener,
+        id: req.id.to_owned(),
+        bundle: req.bundle.dir.clone(),
+        annotations: annotations.into_iter().collect(),
+    })
+}
+
 impl Platform for Linux {
     fn create(
         &self,
@@ -105,8 +168,15 @@ impl Platform for Linux {
         record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
     ) -> Result<Progress, BoxError> {
         let rootless = !nix::unistd::geteuid().is_root();
-        let opts = PlanOptions { no_pivot: req.options.no_pivot, rootless };
+        let opts = PlanOptions {
+            no_pivot: req.options.no_pivot,
+            listen_fds: req.options.listen_fds,
+            session_keyring: (!req.options.no_new_keyring).then(|| format!("_ses.{}", req.id)),
+            rootless,
+        };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
+        crate::lsm::check(&plan.lsm)?;
+        let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
         let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
@@ -125,27 +195,35 @@ impl Platform for Linux {
         record(&Progress { init: None, platform: data.json() })?;
 
         let fifo = req.state_dir.join(EXEC_FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        // Writable by all: the init opens it after switching to the
+        // container's user. Set by chmod, as mkfifo is subject to the umask.
+        let mode = nix::sys::stat::Mode::from_bits_truncate(0o622);
+        nix::unistd::mkfifo(&fifo, mode)
+            .and_then(|()| {
+                use nix::sys::stat::{fchmodat, FchmodatFlags};
+                fchmodat(None, &fifo, mode, FchmodatFlags::FollowSymlink)
+            })
             .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
-        // Past the umask: an init in a user namespace is not the fifo's
-        // owner, and must still be able to open it for writing.
-        nix::sys::stat::fchmodat(
-            None,
-            &fifo,
-            nix::sys::stat::Mode::from_bits_truncate(0o622),
-            nix::sys::stat::FchmodatFlags::NoFollowSymlink,
-        )
-        .map_err(|source| ProcessError::Fifo { path: fifo.clone(), source })?;
 
         let platform = data.json();
         let cgroup = data.cgroup.as_ref();
+        let mut close_in_child = vec![req.lock_fd];
+        // Our end of a foreground run's pair, and its other end if the
+        // container has no terminal to send over it.
+        if let Some(f) = self.foreground.borrow().as_ref() {
+            close_in_child
+                .extend(std::iter::once(&f.receiver).chain(&f.sender).map(AsRawFd::as_raw_fd));
+        }
         let spawned = spawn::spawn(
             SpawnRequest {
                 plan: &plan,
                 state_dir: req.state_dir,
-                close_in_child: vec![req.lock_fd],
+                close_in_child,
                 cgroups: view,
-                preserve_fds: req.options.preserve_fds,
+                preserve_fds: req.options.listen_fds + req.options.preserve_fds,
+                seccomp_agent: seccomp_agent(req, &plan),
+                console,
+                hook_state: plan.hooks.as_ref().map(|_| hook_state(req)),
             },
             &mut |s| {
                 if let Some(cgroup) = cgroup {
@@ -157,6 +235,14 @@ impl Platform for Linux {
                 })
             },
         )?;
+        // The init took our pair's sending end: its terminal was sent before
+        // Ready, so it is already queued. Taken now, the pty has the
+        // caller's size before the process starts.
+        if let Some(f) = self.foreground.borrow_mut().as_mut().filter(|f| f.sender.is_none()) {
+            let master = console::recv_master(&f.receiver)?;
+            terminal::resize_from_caller(std::os::fd::AsFd::as_fd(&master));
+            f.master = Some(master);
+        }
         Ok(Progress { init: Some((spawned.pid.as_raw(), spawned.start_time)), platform })
     }
 
@@ -224,13 +310,32 @@ impl Platform for Linux {
         Ok(())
     }
 
+    fn protect_runtime(&self) -> Result<(), BoxError> {
+        match crate::binary::ensure_protected()? {
+            Some(how) => tracing::debug!("runtime binary protected: {how:?}"),
+            None => tracing::debug!("runtime binary not protected"),
+        }
+        Ok(())
+    }
+
+    fn exec(&self, req: &rcr_core::ExecRequest<'_>) -> Result<i32, BoxError> {
+        let cgroup = LinuxData::of(req.state)?.cgroup;
+        let mut fg = self.foreground.borrow_mut();
+        let foreground = fg.as_mut().map(|f| (&f.receiver, f.sender.take()));
+        crate::exec::exec(req, cgroup.as_ref(), foreground)
+    }
+
     fn prepare_foreground(&self) -> Result<(), BoxError> {
         crate::foreground::block_signals()?;
+        let (receiver, sender) = console::pair()?;
+        *self.foreground.borrow_mut() =
+            Some(ForegroundConsole { receiver, sender: Some(sender), master: None });
         Ok(())
     }
 
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError> {
         let pid = state.pid.ok_or_else(|| ProcessError::NotRunning(state.id.clone()))?;
-        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid))?)
+        let master = self.foreground.borrow_mut().take().and_then(|f| f.master);
+        Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid), master)?)
     }
 }

@@ -3,18 +3,27 @@
 //! - [`plan`]: spec to [`plan::LaunchPlan`], pure;
 //! - [`proto`]: the typed parent/init protocol;
 //! - [`spawn`]: the parent side of `create` and `start`;
+//! - [`seccomp_agent`]: handing a seccomp notify fd to its agent;
 //! - [`init`]: the container init's step list;
+//! - [`console`]: sending and receiving a terminal over a console socket;
+//! - [`terminal`]: a foreground `run`'s relay of the container's terminal;
 //! - [`sys`]: the only home of raw syscalls.
 
+pub mod binary;
+pub mod console;
 pub mod container;
+pub mod exec;
 pub mod foreground;
 pub mod idmap;
 pub mod init;
+pub mod lsm;
 pub mod plan;
 pub mod proc;
 pub mod proto;
 pub mod rootless;
+pub mod seccomp_agent;
 pub mod spawn;
 pub mod sys;
+pub mod terminal;
 
 pub use container::Linux;

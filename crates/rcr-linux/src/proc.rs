@@ -29,7 +29,8 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
 /// Reads /proc/PID/stat.
 pub fn stat(pid: Pid) -> io::Result<ProcStat> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    parse_stat(&text).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))
+    parse_stat(&text)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))
 }
 
 /// Whether `pid` is alive, not a zombie, and still the process that started
@@ -44,7 +45,8 @@ mod tests {
 
     #[test]
     fn parses_stat_with_odd_names() {
-        let line = "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 200";
+        let line =
+            "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 200";
         let s = parse_stat(line).unwrap();
         assert_eq!(s, ProcStat { state: 'S', start_time: 98765 });
         assert!(parse_stat("garbage").is_none());

@@ -4,9 +4,9 @@
 //! the phase order and rejects anything out of turn.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,11 @@ const MAX_MESSAGE: usize = 64 * 1024;
 pub enum ToInit {
     /// The init is in its cgroup and the parent recorded its pid: go on.
     Proceed,
+    /// The state document for the init's own hooks (createContainer,
+    /// startContainer); sent before `Proceed`, only when there are hooks.
+    HookState(serde_json::Value),
+    /// The prestart and createRuntime hooks ran: go on to pivot_root.
+    RuntimeHooksDone,
 }
 
 /// Severity of a forwarded log record.
@@ -93,9 +98,23 @@ pub enum FromInit {
     Forked {
         pid: i32,
     },
+    /// The seccomp filter is loaded; its notify listener fd rides along as
+    /// `SCM_RIGHTS`, for the parent to hand to the seccomp agent.
+    SeccompNotify,
+    /// Mounts are done: the parent runs prestart and createRuntime hooks now
+    /// (only sent when the spec has any).
+    RuntimeHooks,
     /// Set up and about to wait for `start` on the exec fifo.
     Ready,
     Failed(InitError),
+}
+
+fn encode<T: Serialize>(msg: &T) -> io::Result<Vec<u8>> {
+    let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    if bytes.len() > MAX_MESSAGE {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "protocol message too large"));
+    }
+    Ok(bytes)
 }
 
 /// One end of the socketpair.
@@ -113,10 +132,7 @@ pub fn pair() -> io::Result<(Channel, Channel)> {
 
 impl Channel {
     pub fn send<T: Serialize>(&self, msg: &T) -> io::Result<()> {
-        let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
-        if bytes.len() > MAX_MESSAGE {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "protocol message too large"));
-        }
+        let bytes = encode(msg)?;
         loop {
             match send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
                 Ok(_) => return Ok(()),
@@ -126,22 +142,37 @@ impl Channel {
         }
     }
 
-    /// The next message, or `None` once the other side closed its end.
+    /// Sends `msg` with `fd` attached (`SCM_RIGHTS`).
+    pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let bytes = encode(msg)?;
+        crate::sys::send_with_fd(self.fd.as_fd(), &bytes, fd).map(drop)
+    }
+
+    /// The next message, or `None` once the other side closed its end. An
+    /// fd sent along is closed.
     pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        Ok(self.recv_with_fd()?.map(|(msg, _)| msg))
+    }
+
+    /// The next message and the fd sent with it, if any, or `None` once the
+    /// other side closed its end.
+    pub fn recv_with_fd<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let n = loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(n) => break n,
-                Err(nix::Error::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        if n == 0 {
+        let got = crate::sys::recv_with_fds(self.fd.as_fd(), &mut buf)?;
+        let (n, fds) = (got.len, got.fds);
+        if n == 0 && fds.is_empty() {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n]).map(Some).map_err(|e| {
+        if fds.len() > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "protocol message carries more than one fd",
+            ));
+        }
+        let msg = serde_json::from_slice(&buf[..n]).map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidData, format!("bad protocol message: {e}"))
-        })
+        })?;
+        Ok(Some((msg, fds.into_iter().next())))
     }
 
     /// Sends a log record; failures are ignored, a log must never fail a step.
@@ -176,5 +207,27 @@ mod tests {
         }
         drop(init);
         assert_eq!(parent.recv::<FromInit>().unwrap(), None);
+    }
+
+    #[test]
+    fn passes_an_fd() {
+        use std::io::{Read, Write};
+        let (parent, init) = pair().unwrap();
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        init.send_with_fd(&FromInit::SeccompNotify, b.as_fd()).unwrap();
+        drop(b);
+        init.send(&FromInit::Ready).unwrap();
+        let (msg, fd) = parent.recv_with_fd::<FromInit>().unwrap().unwrap();
+        assert_eq!(msg, FromInit::SeccompNotify);
+        let fd = fd.expect("an fd came along");
+        let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0, "received fds are close-on-exec");
+        let mut b = std::os::unix::net::UnixStream::from(fd);
+        b.write_all(b"x").unwrap();
+        let mut got = [0u8; 1];
+        a.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"x");
+        let (msg, fd) = parent.recv_with_fd::<FromInit>().unwrap().unwrap();
+        assert_eq!((msg, fd.is_none()), (FromInit::Ready, true));
     }
 }

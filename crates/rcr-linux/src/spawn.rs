@@ -4,7 +4,7 @@
 //! On any failure the init is killed and reaped before the error returns, so
 //! the caller only has to undo what it did itself (cgroup, state directory).
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -14,10 +14,13 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
+use rcr_core::hooks::{self, HookKind};
+
 use crate::idmap::{self, IdmapError};
 use crate::init::{self, CgroupView, InitContext};
 use crate::plan::LaunchPlan;
 use crate::proto::{self, FromInit, InitError, Level, ToInit};
+use crate::seccomp_agent::{AgentError, AgentTarget};
 use crate::{proc, sys};
 
 /// Failures while starting the init.
@@ -41,7 +44,11 @@ pub enum SpawnError {
     Protocol(String),
     #[error("{0}")]
     Placement(Box<dyn std::error::Error + Send + Sync>),
-    #[error("{0}")]
+    #[error(transparent)]
+    SeccompAgent(#[from] AgentError),
+    #[error(transparent)]
+    Hook(#[from] rcr_core::hooks::HookError),
+    #[error(transparent)]
     Idmap(#[from] IdmapError),
 }
 
@@ -62,19 +69,26 @@ pub struct SpawnRequest<'a> {
     pub close_in_child: Vec<RawFd>,
     pub cgroups: CgroupView,
     pub preserve_fds: u32,
+    /// Where the seccomp notify fd goes, when the filter has notify rules.
+    pub seccomp_agent: Option<AgentTarget>,
+    /// The connected console socket, for a container with a terminal.
+    pub console: Option<OwnedFd>,
+    /// The state document hooks get on stdin (status `creating`, pid
+    /// filled in once known); `None` when the spec has no hooks.
+    pub hook_state: Option<serde_json::Value>,
 }
 
-fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
+pub(crate) fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
     sys::open(path, OFlag::O_RDONLY, Mode::empty())
         .map_err(|source| SpawnError::Namespace { path: path.to_owned(), source })
 }
 
 /// Joins the pid namespace at `path` for our future children only, and
 /// returns a guard that restores ours.
-struct PidNsGuard(Option<OwnedFd>);
+pub(crate) struct PidNsGuard(Option<OwnedFd>);
 
 impl PidNsGuard {
-    fn enter(target: Option<&(OwnedFd, PathBuf)>) -> Result<Self, SpawnError> {
+    pub(crate) fn enter(target: Option<&(OwnedFd, PathBuf)>) -> Result<Self, SpawnError> {
         let Some((fd, path)) = target else { return Ok(Self(None)) };
         let own = open_ns(Path::new("/proc/self/ns/pid"))?;
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
@@ -91,12 +105,12 @@ impl Drop for PidNsGuard {
     }
 }
 
-fn kill_and_reap(pid: Pid) {
+pub(crate) fn kill_and_reap(pid: Pid) {
     let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
     let _ = waitpid(pid, None);
 }
 
-fn describe_exit(pid: Pid) -> String {
+pub(crate) fn describe_exit(pid: Pid) -> String {
     match waitpid(pid, None) {
         Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
         Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
@@ -127,6 +141,7 @@ pub fn spawn(
         .map_err(|source| SpawnError::StateDir { path: req.state_dir.to_owned(), source })?;
     let mount_sources = idmap::mount_sources(req.plan)?;
     let (parent, child) = proto::pair().map_err(SpawnError::Socket)?;
+    let console = req.console;
 
     let forked = {
         let _guard = PidNsGuard::enter(pid_target.as_ref())?;
@@ -144,57 +159,85 @@ pub fn spawn(
                 join,
                 cgroups: req.cgroups,
                 preserve_fds: req.preserve_fds,
+                console,
                 mount_sources,
             };
             init::main(req.plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,
     };
-    drop((child, state_dir, mount_sources));
+    drop((child, state_dir, console, mount_sources));
     let mut spawned = place(pid, placed)?;
+    let fail = |pid: Pid, e: SpawnError| {
+        kill_and_reap(pid);
+        e
+    };
     if ns.clone_flags().contains(CloneFlags::CLONE_NEWUSER) {
         if let Some(maps) = &req.plan.id_mappings {
-            idmap::write_maps(pid, maps, req.plan.rootless).map_err(|e| {
-                kill_and_reap(pid);
-                SpawnError::Idmap(e)
-            })?;
+            idmap::write_maps(pid, maps, req.plan.rootless).map_err(|e| fail(pid, e.into()))?;
         }
     }
-    if parent.send(&ToInit::Proceed).is_err() {
-        return Err(SpawnError::InitDied(describe_exit(pid)));
-    }
+    let mut hook_state = proceed(&parent, pid, req.hook_state.as_ref())?;
+    let mut awaiting_notify_fd = req.seccomp_agent.is_some();
     let mut may_fork = ns.reforks();
     loop {
         let pid = spawned.pid;
-        match parent.recv::<FromInit>() {
-            Ok(Some(FromInit::Log { level, message })) => match level {
+        let (msg, fd) = match parent.recv_with_fd::<FromInit>() {
+            Ok(Some(received)) => received,
+            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
+            Err(e) => return Err(fail(pid, SpawnError::Protocol(e.to_string()))),
+        };
+        match (msg, fd) {
+            (FromInit::SeccompNotify, Some(fd)) if awaiting_notify_fd => {
+                awaiting_notify_fd = false;
+                let agent = req.seccomp_agent.as_ref().expect("awaited only with an agent");
+                agent.send(pid, fd.as_fd()).map_err(|e| fail(pid, e.into()))?;
+            }
+            (msg, Some(_)) => {
+                return Err(fail(pid, SpawnError::Protocol(format!("unexpected fd with {msg:?}"))));
+            }
+            (FromInit::SeccompNotify, None) => {
+                return Err(fail(pid, SpawnError::Protocol("seccomp notify without an fd".into())));
+            }
+            (FromInit::Log { level, message }, None) => match level {
                 Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
                 Level::Info => tracing::info!(target: "rcr::init", "{message}"),
                 Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
             },
-            Ok(Some(FromInit::Forked { pid: new })) if may_fork => {
+            (FromInit::Forked { pid: new }, None) if may_fork => {
                 may_fork = false;
                 // The forking process exits right after sending; its child
                 // was cloned with CLONE_PARENT, so it is ours to wait for.
                 let _ = waitpid(pid, None);
-                spawned = place(Pid::from_raw(new), placed)?;
-                if parent.send(&ToInit::Proceed).is_err() {
-                    return Err(SpawnError::InitDied(describe_exit(spawned.pid)));
+                let new = Pid::from_raw(new);
+                spawned = place(new, placed)?;
+                hook_state = proceed(&parent, new, req.hook_state.as_ref())?;
+            }
+            (FromInit::Forked { .. }, None) => {
+                return Err(fail(pid, SpawnError::Protocol("unexpected fork report".into())));
+            }
+            (FromInit::RuntimeHooks, None) => {
+                let (Some(hooks), Some(state)) = (&req.plan.hooks, &hook_state) else {
+                    return Err(fail(pid, SpawnError::Protocol("unexpected hook request".into())));
+                };
+                for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+                    hooks::run(kind, &kind.of(hooks), state)
+                        .map_err(|e| fail(pid, SpawnError::Hook(e)))?;
+                }
+                if parent.send(&ToInit::RuntimeHooksDone).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(pid)));
                 }
             }
-            Ok(Some(FromInit::Ready)) => return Ok(spawned),
-            Ok(Some(FromInit::Failed(e))) => {
+            (FromInit::Ready, None) if awaiting_notify_fd => {
+                return Err(fail(
+                    pid,
+                    SpawnError::Protocol("ready before passing the seccomp notify fd".into()),
+                ));
+            }
+            (FromInit::Ready, None) => return Ok(spawned),
+            (FromInit::Failed(e), None) => {
                 kill_and_reap(pid);
                 return Err(SpawnError::Init(e));
-            }
-            Ok(Some(other)) => {
-                kill_and_reap(pid);
-                return Err(SpawnError::Protocol(format!("unexpected message {other:?}")));
-            }
-            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
-            Err(e) => {
-                kill_and_reap(pid);
-                return Err(SpawnError::Protocol(e.to_string()));
             }
         }
     }
@@ -218,16 +261,42 @@ fn place(
     Ok(spawned)
 }
 
+/// Lets the init `pid` go on: the hooks' state with its pid, if there are
+/// hooks, then `Proceed`. Returns that state.
+fn proceed(
+    parent: &proto::Channel,
+    pid: Pid,
+    hook_state: Option<&serde_json::Value>,
+) -> Result<Option<serde_json::Value>, SpawnError> {
+    let hook_state = hook_state.map(|s| {
+        let mut s = s.clone();
+        s["pid"] = pid.as_raw().into();
+        s
+    });
+    if let Some(state) = &hook_state {
+        if parent.send(&ToInit::HookState(state.clone())).is_err() {
+            return Err(SpawnError::InitDied(describe_exit(pid)));
+        }
+    }
+    if parent.send(&ToInit::Proceed).is_err() {
+        return Err(SpawnError::InitDied(describe_exit(pid)));
+    }
+    Ok(hook_state)
+}
+
 /// Waits for the init to have started (the fifo's reader got its byte) or to
 /// have died, whichever comes first, so `start` never hangs on a dead init.
 pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let reader = sys::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())
-        .map_err(|e| StartError::Fifo { path: fifo.to_owned(), source: e })?;
+    // Identify the init before opening the reader: once the reader is open
+    // the init may write, exec and exit at once, and a quick container would
+    // then look as if it had died before it was started.
     let pidfd = sys::pidfd_open(pid).map_err(|_| StartError::InitGone)?;
     if !proc::is_same_live_process(pid, start_time) {
         return Err(StartError::InitGone);
     }
+    let reader = sys::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())
+        .map_err(|e| StartError::Fifo { path: fifo.to_owned(), source: e })?;
     loop {
         let r: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&reader);
         let p: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&pidfd);

@@ -90,7 +90,7 @@ macro_rules! from_int {
         }
     )*};
 }
-from_int!(i32, u32, i64, u64);
+from_int!(u16, i32, u32, i64, u64);
 
 impl From<usize> for Json {
     fn from(n: usize) -> Json {

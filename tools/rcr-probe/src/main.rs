@@ -23,7 +23,7 @@ use std::time::Duration;
 use json::Json;
 
 const USAGE: &str = "usage: rcr-probe [report | exit N | sleep SECS | stat PATH... | \
-                     write PATH... | read PATH... | ls DIR]";
+                     write PATH... | read PATH... | ls DIR | syscall NR [ARG...]]";
 
 /// How much of a file `read` reports.
 const READ_LIMIT: u64 = 4096;
@@ -51,11 +51,44 @@ fn main() -> ExitCode {
         Some("stat") => print(&per_path(&rest, stat)),
         Some("write") => print(&per_path(&rest, write)),
         Some("read") => print(&per_path(&rest, read)),
+        Some("syscall") => match parse_syscall(&rest) {
+            Some((nr, args)) => print(&syscall(nr, args)),
+            None => usage("syscall needs a number and at most six integer arguments"),
+        },
         Some("ls") => match single(&rest) {
             Some(dir) => ls(Path::new(dir)),
             None => usage("ls needs one directory"),
         },
         _ => usage(&format!("unknown subcommand {:?}", command.to_string_lossy())),
+    }
+}
+
+/// An integer argument, decimal or `0x` hexadecimal.
+fn parse_int(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn parse_syscall(args: &[OsString]) -> Option<(i64, [u64; 6])> {
+    let (nr, rest) = args.split_first()?;
+    let nr = i64::try_from(parse_int(nr.to_str()?)?).ok()?;
+    if rest.len() > 6 {
+        return None;
+    }
+    let mut regs = [0u64; 6];
+    for (reg, arg) in regs.iter_mut().zip(rest) {
+        *reg = parse_int(arg.to_str()?)?;
+    }
+    Some((nr, regs))
+}
+
+/// `{"ret": N, "errno": null}` or `{"ret": -1, "errno": E}`.
+fn syscall(nr: i64, args: [u64; 6]) -> Json {
+    match sys::raw_syscall(nr, args) {
+        Ok(ret) => Json::object([("ret", ret.into()), ("errno", Json::Null)]),
+        Err(errno) => Json::object([("ret", (-1i64).into()), ("errno", errno.into())]),
     }
 }
 
@@ -224,6 +257,23 @@ mod tests {
         let null = stat(Path::new("/dev/null")).to_string();
         assert!(null.contains(r#""kind":"char""#), "{null}");
         assert!(null.contains(r#""major":1,"minor":3"#), "{null}");
+    }
+
+    #[test]
+    fn parses_and_makes_syscalls() {
+        let args: Vec<OsString> = ["39", "0x10", "7"].iter().map(OsString::from).collect();
+        assert_eq!(parse_syscall(&args), Some((39, [16, 7, 0, 0, 0, 0])));
+        assert_eq!(parse_syscall(&[]), None);
+        assert_eq!(parse_syscall(&[OsString::from("x")]), None);
+        let eight: Vec<OsString> = (0..8).map(|n| OsString::from(n.to_string())).collect();
+        assert_eq!(parse_syscall(&eight), None);
+        // getpid (39 on x86_64, 172 on aarch64) returns our own pid.
+        let getpid = if cfg!(target_arch = "aarch64") { 172 } else { 39 };
+        let pid = std::process::id();
+        assert_eq!(syscall(getpid, [0; 6]).to_string(), format!(r#"{{"ret":{pid},"errno":null}}"#));
+        // close(-1) fails with EBADF (3 on x86_64, 57 on aarch64).
+        let close = if cfg!(target_arch = "aarch64") { 57 } else { 3 };
+        assert_eq!(syscall(close, [u64::MAX; 6]).to_string(), r#"{"ret":-1,"errno":9}"#);
     }
 
     #[test]

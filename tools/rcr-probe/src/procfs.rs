@@ -85,6 +85,26 @@ impl Status {
     }
 }
 
+/// The scheduling fields of `/proc/<pid>/stat` (see proc(5)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sched {
+    /// Field 19, the nice value.
+    pub nice: i32,
+    /// Field 41, the scheduling policy (`SCHED_*` number).
+    pub policy: u32,
+}
+
+impl Sched {
+    pub fn parse(stat: &str) -> Option<Sched> {
+        // The command name (field 2) may hold spaces and parentheses, so
+        // fields are counted from its last `)`; what follows starts at field 3.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).copied();
+        Some(Sched { nice: field(19)?.parse().ok()?, policy: field(41)?.parse().ok()? })
+    }
+}
+
 /// One line of `/proc/<pid>/mountinfo` (see proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountInfo {
@@ -297,6 +317,16 @@ mod tests {
         assert_eq!(all[0], "CAP_CHOWN");
         assert_eq!(all[40], "CAP_CHECKPOINT_RESTORE");
         assert_eq!(cap_names(1 << 41 | 1 << 63), ["CAP_41", "CAP_63"]);
+    }
+
+    #[test]
+    fn parses_sched_fields_of_stat() {
+        let stat = "42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 5 1 0 300 \
+                    1000 50 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 3 0 0 0";
+        assert_eq!(Sched::parse(stat), Some(Sched { nice: 5, policy: 3 }));
+        let negative = stat.replace(" 20 5 1 ", " 20 -20 1 ");
+        assert_eq!(Sched::parse(&negative).map(|s| s.nice), Some(-20));
+        assert_eq!(Sched::parse("42 (a) S 1 2"), None);
     }
 
     #[test]

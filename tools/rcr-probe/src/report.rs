@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use crate::json::Json;
-use crate::procfs::{cap_names, parse_limits, Limit, MountInfo, Status};
+use crate::procfs::{cap_names, parse_limits, Limit, MountInfo, Sched, Status};
 use crate::sys;
 
 const NAMESPACES: [&str; 10] = [
@@ -32,7 +32,13 @@ const CAPABILITY_SETS: [(&str, &str); 5] = [
     ("ambient", "CapAmb"),
 ];
 
-const SYSCTLS: [&str; 3] = ["net.ipv4.ip_forward", "net.core.somaxconn", "kernel.shmmax"];
+const SYSCTLS: [&str; 5] = [
+    "net.ipv4.ip_forward",
+    "net.core.somaxconn",
+    "kernel.shmmax",
+    "kernel.msgmax",
+    "fs.mqueue.msg_max",
+];
 
 const RW_TEST_FILE: &str = "/.rcr-probe-rw-test";
 
@@ -48,6 +54,8 @@ pub fn report() -> Json {
     let no_new_privs = status.get("NoNewPrivs").map(|v| v == "1").or_else(sys::no_new_privs);
     let rw_error = rootfs_write_error();
     let fds = open_fds();
+    let sched = fs::read_to_string("/proc/self/stat").ok().and_then(|text| Sched::parse(&text));
+    let ioprio = sys::io_priority();
 
     Json::object([
         ("hostname", read_line("/proc/sys/kernel/hostname").into()),
@@ -80,6 +88,17 @@ pub fn report() -> Json {
             "oom_score_adj",
             read_line("/proc/self/oom_score_adj").and_then(|v| v.parse::<i32>().ok()).into(),
         ),
+        ("sched_policy", sched.map(|s| s.policy).into()),
+        ("nice", sched.map(|s| s.nice).into()),
+        (
+            "ioprio",
+            ioprio.map_or(Json::Null, |(class, level)| {
+                Json::object([("class", class.into()), ("level", level.into())])
+            }),
+        ),
+        ("cpus_allowed_list", status.get("Cpus_allowed_list").into()),
+        ("personality", sys::persona().into()),
+        ("machine", sys::machine().into()),
         ("cgroup", read_lines("/proc/self/cgroup")),
         ("fds", Json::array(fds.iter().map(|(fd, _)| *fd))),
         ("fd_targets", Json::object(fds.into_iter().map(|(fd, t)| (fd.to_string(), t.into())))),
@@ -176,10 +195,19 @@ fn open_fds() -> Vec<(u32, String)> {
 }
 
 fn tty() -> Json {
+    let size = sys::window_size(0);
     Json::object([
         ("stdin", io::stdin().is_terminal().into()),
         ("stdout", io::stdout().is_terminal().into()),
         ("stderr", io::stderr().is_terminal().into()),
+        // Opening /dev/tty fails (ENXIO) without a controlling terminal.
+        ("controlling", OpenOptions::new().read(true).open("/dev/tty").is_ok().into()),
+        (
+            "name",
+            fs::read_link("/proc/self/fd/0").ok().map(|p| p.to_string_lossy().into_owned()).into(),
+        ),
+        ("rows", size.map(|s| s.0).into()),
+        ("cols", size.map(|s| s.1).into()),
     ])
 }
 

@@ -70,7 +70,11 @@ fn mkdir_all_depth(root: &OwnedFd, path: &Path, depth: u32) -> nix::Result<Owned
         current = match open_in_root(root, &prefix, dir) {
             Ok(fd) => fd,
             Err(nix::Error::ENOENT) => {
-                match nix::sys::stat::mkdirat(Some(current.as_raw_fd()), name, Mode::from_bits_truncate(0o755)) {
+                match nix::sys::stat::mkdirat(
+                    Some(current.as_raw_fd()),
+                    name,
+                    Mode::from_bits_truncate(0o755),
+                ) {
                     Ok(()) => open_in_root(root, &prefix, dir)?,
                     Err(nix::Error::EEXIST) => {
                         // A dangling symlink: create what it points to.

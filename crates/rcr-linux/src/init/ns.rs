@@ -14,11 +14,16 @@ use nix::unistd::{Gid, Uid};
 
 use super::{InitContext, InitResult};
 use crate::plan::{offsets_text, IdMap, IdMappings, LaunchPlan, TimeOffset, CLONE_NEWTIME};
-use crate::proto::{FromInit, InitError, Level, ToInit};
+use crate::proto::{FromInit, InitError, Level};
 use crate::sys;
 
-/// Runs the steps above in their required order.
-pub fn finish(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<()> {
+/// Runs the steps above in their required order. `hook_state` is replaced
+/// by the parent's for the re-forked init (whose pid it holds).
+pub fn finish(
+    plan: &LaunchPlan,
+    ctx: &InitContext,
+    hook_state: &mut serde_json::Value,
+) -> InitResult<()> {
     let ns = &plan.namespaces;
     if ns.has(CloneFlags::CLONE_NEWUSER) {
         if ns.joins(CloneFlags::CLONE_NEWUSER) {
@@ -33,7 +38,7 @@ pub fn finish(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<()> {
         unshare(unshared)
             .map_err(|e| InitError::errno(format!("create namespaces {unshared:?}"), e))?;
         if ns.reforks() {
-            refork(ctx)?;
+            refork(ctx, hook_state)?;
         }
     }
     if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
@@ -121,7 +126,7 @@ fn check_joined_maps(maps: &IdMappings) -> InitResult<()> {
 /// prepared for our children, with `CLONE_PARENT` so that it is the rcr
 /// parent's child (which waits for it) rather than ours; reports its pid and
 /// exits. The new init continues once the parent has recorded it.
-fn refork(ctx: &InitContext) -> InitResult<()> {
+fn refork(ctx: &InitContext, hook_state: &mut serde_json::Value) -> InitResult<()> {
     match sys::fork_into(CloneFlags::CLONE_PARENT) {
         Err(e) => Err(InitError::io("fork into the new pid namespace", &e)),
         Ok(sys::Forked::Parent(child)) => {
@@ -131,10 +136,10 @@ fn refork(ctx: &InitContext) -> InitResult<()> {
             }
             sys::exit_now(0)
         }
-        Ok(sys::Forked::Child) => match ctx.chan.recv::<ToInit>() {
-            Ok(Some(ToInit::Proceed)) => Ok(()),
-            _ => sys::exit_now(1),
-        },
+        Ok(sys::Forked::Child) => {
+            super::await_proceed(&ctx.chan, hook_state);
+            Ok(())
+        }
     }
 }
 

@@ -127,6 +127,8 @@ mod tests {
             additional_gids: vec![],
             umask: None,
             no_new_privileges: false,
+            terminal: false,
+            console_size: None,
         }
     }
 

@@ -91,10 +91,16 @@ fn describe(m: &MountPlan) -> String {
     format!("mount {what} on {}", m.destination.display())
 }
 
+/// Filesystems that take an SELinux `context=` mount option (proc, sysfs
+/// and cgroup fs refuse it).
+const LABELLED_FS: &[&str] = &["tmpfs", "devpts", "mqueue", "shm"];
+
 /// What mounting a spec entry needs besides the entry.
 #[derive(Debug)]
 pub struct MountEnv<'a> {
     pub cgroups: &'a CgroupView,
+    /// The SELinux mount label option, when the host has SELinux.
+    pub context: Option<&'a str>,
     /// The container is in a user namespace (see [`super::userns`]).
     pub in_userns: bool,
 }
@@ -148,7 +154,16 @@ pub fn mount_entry(
         MountKind::Fs => {
             let fstype = m.fstype.as_deref();
             let src = m.source.clone().unwrap_or_else(|| PathBuf::from(fstype.unwrap_or("none")));
-            let data = (!m.data.is_empty()).then_some(m.data.as_str());
+            let mut data = m.data.clone();
+            if let Some(ctx) =
+                env.context.filter(|_| fstype.is_some_and(|t| LABELLED_FS.contains(&t)))
+            {
+                if !data.is_empty() {
+                    data.push(',');
+                }
+                data.push_str(ctx);
+            }
+            let data = (!data.is_empty()).then_some(data.as_str());
             match do_mount(Some(&src), &target_path, fstype, m.flags, data) {
                 Err(nix::Error::EPERM) if env.in_userns && fstype == Some("sysfs") => {
                     super::userns::bind_host_sys(root, m, &target_path)?

@@ -5,7 +5,10 @@
 //! memory, not by message; whatever can be rejected is rejected here, where a
 //! unit test can reach it and the error still names the spec field.
 
+mod attrs;
 mod mounts;
+mod seccomp;
+mod sysctl;
 mod userns;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +17,16 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
+pub use attrs::{
+    capability_names, CapabilitySets, CpuList, ExecAffinity, IoPriority, ProcessAttrs, Rlimit,
+    SchedulerPlan,
+};
 pub use mounts::{parse_mount, IdmapUsers, MountIdmap, MountKind, MountPlan, Propagation};
+pub use seccomp::{
+    plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
+    SeccompPlan, SyscallRule,
+};
+pub use sysctl::Sysctl;
 pub use userns::{map_text, offsets_text, IdMap, IdMappings, TimeOffset, CLONE_NEWTIME};
 
 /// A spec the Linux backend cannot run, naming the field at fault.
@@ -73,6 +85,10 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: Option<u32>,
     pub no_new_privileges: bool,
+    /// Whether the process gets a pty of its own as stdin, stdout and stderr.
+    pub terminal: bool,
+    /// The pty's initial window size, `(rows, columns)`.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Everything the init does, in the order it does it.
@@ -92,6 +108,14 @@ pub struct LaunchPlan {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
+    pub session_keyring: Option<String>,
+    pub lsm: LsmPlan,
+    /// Capabilities, rlimits, scheduling and the like of the process.
+    pub attrs: ProcessAttrs,
+    /// `linux.sysctl`, checked against the namespaces, sorted by name.
+    pub sysctls: Vec<Sysctl>,
+    pub seccomp: Option<SeccompPlan>,
+    pub hooks: Option<oci_spec::runtime::Hooks>,
     /// The container's id mappings: written by the parent for a new user
     /// namespace, checked by the init for one joined by path.
     pub id_mappings: Option<IdMappings>,
@@ -102,11 +126,23 @@ pub struct LaunchPlan {
 }
 
 /// Options of `create` that shape the plan.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     pub no_pivot: bool,
+    /// Socket-activation fds handed on to the container (`LISTEN_FDS`).
+    pub listen_fds: u32,
+    /// The session keyring to join (`_ses.<id>`), unless `--no-new-keyring`.
+    pub session_keyring: Option<String>,
     /// rcr runs as an unprivileged user.
     pub rootless: bool,
+}
+
+/// Linux security module labels, applied when the host has the LSM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LsmPlan {
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
+    pub mount_label: Option<String>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -249,7 +285,7 @@ fn plan_devices(spec: &Spec) -> Result<Vec<DevicePlan>, PlanError> {
     Ok(devices)
 }
 
-fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
+fn plan_process(spec: &Spec, listen_fds: u32) -> Result<ProcessPlan, PlanError> {
     let process =
         spec.process().as_ref().ok_or_else(|| PlanError::new("process", "is required"))?;
     let args = process.args().clone().unwrap_or_default();
@@ -257,15 +293,40 @@ fn plan_process(spec: &Spec) -> Result<ProcessPlan, PlanError> {
         return Err(PlanError::new("process.args", "must name the program to run"));
     }
     let user = process.user();
+    let mut env = process.env().clone().unwrap_or_default();
+    if listen_fds > 0 {
+        // Socket activation: the fds are the container's from 3 on, and its
+        // init is the process they are meant for.
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={listen_fds}"));
+        env.push("LISTEN_PID=1".to_owned());
+    }
+    let console_size = match process.console_size() {
+        // runc applies a size only when both dimensions are set.
+        Some(b) if b.height() != 0 && b.width() != 0 => {
+            let dim = |v: u64, name: &str| {
+                u16::try_from(v).map_err(|_| {
+                    PlanError::new(
+                        format!("process.consoleSize.{name}"),
+                        format!("{v} is larger than {}", u16::MAX),
+                    )
+                })
+            };
+            Some((dim(b.height(), "height")?, dim(b.width(), "width")?))
+        }
+        _ => None,
+    };
     Ok(ProcessPlan {
         args,
-        env: process.env().clone().unwrap_or_default(),
+        env,
         cwd: process.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        terminal: process.terminal().unwrap_or(false),
+        console_size,
     })
 }
 
@@ -292,7 +353,7 @@ pub fn plan(
 ) -> Result<LaunchPlan, PlanError> {
     let namespaces = plan_namespaces(spec)?;
     let linux = spec.linux().as_ref();
-    let process = plan_process(spec)?;
+    let process = plan_process(spec, opts.listen_fds)?;
     let id_mappings = userns::plan_user(spec, &namespaces, &process, opts.rootless)?;
     let container_users =
         match (&id_mappings, namespaces.join.iter().find(|(k, _)| *k == CloneFlags::CLONE_NEWUSER))
@@ -326,6 +387,7 @@ pub fn plan(
             "setting a hostname or domainname needs a uts namespace of the container's own",
         ));
     }
+    let sysctls = sysctl::plan_sysctls(spec, &namespaces)?;
     Ok(LaunchPlan {
         rootfs: rootfs.to_owned(),
         bundle: bundle.to_owned(),
@@ -345,6 +407,24 @@ pub fn plan(
             "linux.readonlyPaths",
         )?,
         process,
+        session_keyring: opts.session_keyring,
+        hooks: spec.hooks().clone(),
+        lsm: LsmPlan {
+            apparmor_profile: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.apparmor_profile().clone())
+                .filter(|s| !s.is_empty()),
+            selinux_label: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.selinux_label().clone())
+                .filter(|s| !s.is_empty()),
+            mount_label: linux.and_then(|l| l.mount_label().clone()).filter(|s| !s.is_empty()),
+        },
+        attrs: attrs::plan_attrs(spec)?,
+        sysctls,
+        seccomp: linux.and_then(|l| l.seccomp().as_ref()).map(plan_seccomp).transpose()?,
         id_mappings,
         time_offsets: userns::plan_time(spec, &namespaces)?,
         rootless: opts.rootless,
@@ -443,6 +523,35 @@ mod tests {
             serde_json::json!([{"path": "/etc/x", "type": "c", "major": 1, "minor": 3}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0]"), "{e}");
+    }
+
+    #[test]
+    fn listen_fds_reach_the_environment() {
+        let mut v = base();
+        v["process"]["env"] = serde_json::json!(["A=b", "LISTEN_FDS=9"]);
+        let opts = PlanOptions { listen_fds: 2, ..Default::default() };
+        let p = plan(&spec(v), Path::new("/b"), Path::new("/b/rootfs"), opts).unwrap();
+        assert_eq!(p.process.env, vec!["A=b", "LISTEN_FDS=2", "LISTEN_PID=1"]);
+    }
+
+    #[test]
+    fn terminal_and_console_size() {
+        let p = plan_of(base()).unwrap();
+        assert!(!p.process.terminal);
+        assert_eq!(p.process.console_size, None);
+        let mut v = base();
+        v["process"]["terminal"] = serde_json::json!(true);
+        v["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 120});
+        let p = plan_of(v).unwrap();
+        assert!(p.process.terminal);
+        assert_eq!(p.process.console_size, Some((40, 120)));
+        let mut v = base();
+        v["process"]["consoleSize"] = serde_json::json!({"height": 0, "width": 120});
+        assert_eq!(plan_of(v).unwrap().process.console_size, None);
+        let mut v = base();
+        v["process"]["consoleSize"] = serde_json::json!({"height": 24, "width": 70000});
+        let e = plan_of(v).unwrap_err().to_string();
+        assert_eq!(e, "invalid config: process.consoleSize.width: 70000 is larger than 65535");
     }
 
     #[test]

@@ -8,6 +8,14 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
+mod attrs;
+mod caps;
+
+pub use attrs::{ioprio_set, open_beneath, sched_setattr, set_personality};
+pub use caps::{
+    ambient_clear, ambient_raise, capbset_drop, capbset_read, capget, capset, CapState,
+};
+
 /// Which side of a fork we are on.
 #[derive(Debug)]
 pub enum Forked {
@@ -250,4 +258,188 @@ pub fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> nix::Result<(
         )
     };
     nix::Error::result(r).map(drop)
+}
+
+/// Joins a new session keyring named `name` (keyctl(2)
+/// `KEYCTL_JOIN_SESSION_KEYRING`), so the container does not share the
+/// caller's keys.
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: the name is a valid NUL-terminated string for the call's duration.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends `bytes` in one `sendmsg(2)` with `fd` attached as `SCM_RIGHTS`;
+/// returns how many bytes went out (a stream socket may take fewer).
+pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [io::IoSlice::new(bytes)];
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    loop {
+        match sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(n) => return Ok(n),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Takes ownership of the notify listener fd libseccomp reports after
+/// loading a filter with notify rules.
+pub fn adopt_seccomp_notify_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: libseccomp got this fd from seccomp(2) when it loaded the
+    // filter and only hands it out; it never closes it itself (only a
+    // global seccomp_reset would, which rcr never calls), so it has exactly
+    // one owner from here on.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Raw primitives the unit tests need to run code under a real filter.
+#[cfg(test)]
+pub mod testing {
+    /// fork(2) through glibc, whose fork handlers keep malloc usable in the
+    /// child even though the test harness runs other threads.
+    pub fn fork() -> nix::unistd::ForkResult {
+        // SAFETY: the children of the tests only load a filter, make raw
+        // syscalls, write to a pipe and _exit.
+        unsafe { nix::unistd::fork() }.expect("fork")
+    }
+
+    /// getppid(2) with six argument registers set: the syscall ignores them,
+    /// a seccomp filter sees them.
+    pub fn getppid_with(args: [u64; 6]) -> i64 {
+        // SAFETY: getppid reads no memory, whatever its argument registers hold.
+        unsafe {
+            libc::syscall(libc::SYS_getppid, args[0], args[1], args[2], args[3], args[4], args[5])
+        }
+    }
+}
+
+/// Unlocks the slave of the pty whose master is `master` (what unlockpt(3)
+/// does, without its path lookups).
+pub fn unlock_pty(master: BorrowedFd<'_>) -> io::Result<()> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int through the pointer, which points to a
+    // live local for the duration of the call.
+    let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The index `N` of the pty whose master is `master` (its slave is
+/// `/dev/pts/N` on the same devpts).
+pub fn pty_number(master: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through the pointer, which
+    // points to a live local.
+    let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n)
+}
+
+/// Opens the slave of the pty whose master is `master` (TIOCGPTPEER, Linux
+/// 4.13): no path lookup, so nothing in the container can substitute
+/// another file for it. `O_CLOEXEC` is always added.
+pub fn open_pty_peer(master: BorrowedFd<'_>, flags: nix::fcntl::OFlag) -> io::Result<OwnedFd> {
+    let flags = flags | nix::fcntl::OFlag::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes its open flags by value and returns a new fd.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags.bits()) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(fd))
+}
+
+/// Makes the terminal `fd` the controlling terminal of the calling session
+/// leader (TIOCSCTTY, without stealing it from another session).
+pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an int by value (0: do not steal).
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0 as libc::c_int) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The window size of the terminal `fd` (TIOCGWINSZ).
+pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<libc::winsize> {
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one struct winsize through the pointer, which
+    // points to a live local of that type.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ws)
+}
+
+/// Sets the window size of the terminal `fd` (TIOCSWINSZ); the kernel sends
+/// SIGWINCH to the terminal's foreground process group if it changed.
+pub fn set_window_size(fd: BorrowedFd<'_>, ws: &libc::winsize) -> io::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one struct winsize through the pointer, which
+    // is a live reference.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, std::ptr::from_ref(ws)) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The most fds the kernel passes in one message (`SCM_MAX_FD`).
+const SCM_MAX_FD: usize = 253;
+
+/// recvmsg(2) of one message with the fds it carries (`SCM_RIGHTS`), which
+/// arrive close-on-exec and owned.
+pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<ReceivedFds> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    let mut iov = [io::IoSliceMut::new(buf)];
+    // Room for the most a sender can pass: the control data is never
+    // truncated, so every fd the kernel installed in our table is seen (and
+    // closed if unwanted) instead of leaking.
+    let mut cmsg = nix::cmsg_space!([RawFd; SCM_MAX_FD]);
+    let msg = loop {
+        match recvmsg::<UnixAddr>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(nix::Error::EINTR) => continue,
+            other => break other?,
+        }
+    };
+    let mut fds = Vec::new();
+    let mut other_cmsgs = 0;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        match c {
+            ControlMessageOwned::ScmRights(raw) => fds.extend(raw.into_iter().map(owned)),
+            _ => other_cmsgs += 1,
+        }
+    }
+    Ok(ReceivedFds {
+        len: msg.bytes,
+        fds,
+        other_cmsgs,
+        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
+    })
+}
+
+/// What [`recv_with_fds`] got.
+#[derive(Debug)]
+pub struct ReceivedFds {
+    pub len: usize,
+    pub fds: Vec<OwnedFd>,
+    /// Control messages other than `SCM_RIGHTS`.
+    pub other_cmsgs: usize,
+    /// The payload did not fit the buffer.
+    pub truncated: bool,
 }

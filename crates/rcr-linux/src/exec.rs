@@ -1,0 +1,194 @@
+//! The parent side of `exec`: plan the process from the container's stored
+//! spec, fork a child into the container's pid namespace, put it in the
+//! container's cgroup, drive it to `Ready`, then wait for it or detach.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+use rcr_core::platform::ExecRequest;
+
+use crate::init::exec::{self as child, ExecContext};
+use crate::plan::{self, PlanOptions};
+use crate::proto::{self, FromInit, Level, ToInit};
+use crate::seccomp_agent::AgentTarget;
+use crate::spawn::{describe_exit, kill_and_reap, open_ns, PidNsGuard, SpawnError};
+use crate::{console, sys, terminal};
+
+/// Failures of `exec` outside the child's own steps.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("container {0} has no recorded spec (created by an older rcr)")]
+    NoSpec(String),
+    #[error("container {0} has no running init")]
+    NoInit(String),
+    #[error("--cgroup: sub-cgroups are not supported yet")]
+    SubCgroup,
+    #[error("write pid file {}: {source}", path.display())]
+    PidFile { path: PathBuf, source: std::io::Error },
+}
+
+/// The `/proc/PID/ns` name of a namespace kind.
+fn ns_file(kind: CloneFlags) -> &'static str {
+    match kind {
+        k if k == CloneFlags::CLONE_NEWNS => "mnt",
+        k if k == CloneFlags::CLONE_NEWCGROUP => "cgroup",
+        k if k == CloneFlags::CLONE_NEWUTS => "uts",
+        k if k == CloneFlags::CLONE_NEWIPC => "ipc",
+        k if k == CloneFlags::CLONE_NEWUSER => "user",
+        k if k == CloneFlags::CLONE_NEWPID => "pid",
+        k if k == CloneFlags::CLONE_NEWNET => "net",
+        _ => "time",
+    }
+}
+
+/// Join order: user first (its privileges apply to the rest), mount last
+/// (it moves our root).
+const JOIN_ORDER: [CloneFlags; 7] = [
+    CloneFlags::CLONE_NEWUSER,
+    CloneFlags::CLONE_NEWIPC,
+    CloneFlags::CLONE_NEWUTS,
+    CloneFlags::CLONE_NEWNET,
+    CloneFlags::CLONE_NEWCGROUP,
+    CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    CloneFlags::CLONE_NEWNS,
+];
+
+fn write_pid_file(path: &Path, pid: Pid) -> Result<(), ExecError> {
+    let err = |source| ExecError::PidFile { path: path.to_owned(), source };
+    let tmp = path.with_extension("rcr-tmp");
+    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Runs `exec`. `foreground` holds the console pair a foreground exec with
+/// a terminal receives its master on (set up by `prepare_foreground`).
+pub fn exec(
+    req: &ExecRequest<'_>,
+    cgroup: Option<&rcr_cgroups::Cgroup>,
+    foreground: Option<(&OwnedFd, Option<OwnedFd>)>,
+) -> Result<i32, Box<dyn std::error::Error + Send + Sync>> {
+    let state = req.state;
+    let opts = req.options;
+    if opts.cgroup.is_some() {
+        return Err(ExecError::SubCgroup.into());
+    }
+    let mut spec =
+        (**state.spec.as_ref().ok_or_else(|| ExecError::NoSpec(state.id.clone()))?).clone();
+    spec.set_process(Some(req.process.clone()));
+    let plan_opts =
+        PlanOptions { rootless: !nix::unistd::geteuid().is_root(), ..PlanOptions::default() };
+    let plan = plan::plan(&spec, &state.bundle, &state.rootfs, plan_opts)?;
+    crate::lsm::check(&plan.lsm)?;
+    let init = state.pid.map(Pid::from_raw).ok_or_else(|| ExecError::NoInit(state.id.clone()))?;
+
+    // The init's namespaces, opened before anything else can change.
+    let mut join = Vec::new();
+    let mut pid_ns = None;
+    for kind in JOIN_ORDER.into_iter().chain([CloneFlags::CLONE_NEWPID]) {
+        if !plan.namespaces.has(kind) {
+            continue;
+        }
+        let path = PathBuf::from(format!("/proc/{init}/ns/{}", ns_file(kind)));
+        let fd = open_ns(&path)?;
+        if kind == CloneFlags::CLONE_NEWPID {
+            pid_ns = Some((fd, path));
+        } else {
+            join.push((kind, fd));
+        }
+    }
+    // Checked after the fds pin the namespaces: a recycled pid would have
+    // handed us someone else's.
+    if !state.pid_start_time.is_some_and(|t| crate::proc::is_same_live_process(init, t)) {
+        return Err(ExecError::NoInit(state.id.clone()).into());
+    }
+
+    let console = match (plan.process.terminal, opts.console_socket.as_deref(), &foreground) {
+        (false, Some(_), _) => return Err(console::ConsoleError::NotTerminal.into()),
+        (false, None, _) => None,
+        (true, Some(path), _) => Some(console::connect(path)?),
+        (true, None, Some((_, Some(sender)))) => Some(sender.try_clone()?),
+        (true, None, _) => return Err(console::ConsoleError::NoSocket.into()),
+    };
+    let agent =
+        plan.seccomp.as_ref().and_then(|s| s.listener.clone()).map(|listener| AgentTarget {
+            listener,
+            id: state.id.clone(),
+            bundle: state.bundle.clone(),
+            annotations: state.annotations.clone(),
+        });
+    let (parent, chan) = proto::pair().map_err(SpawnError::Socket)?;
+    let forked = {
+        let _guard = PidNsGuard::enter(pid_ns.as_ref())?;
+        sys::fork_into(CloneFlags::empty()).map_err(SpawnError::Fork)?
+    };
+    let pid = match forked {
+        sys::Forked::Child => {
+            drop(parent);
+            if let Some((receiver, _)) = &foreground {
+                let _ = nix::unistd::close(receiver.as_raw_fd());
+            }
+            let ctx = ExecContext { chan, join, preserve_fds: opts.preserve_fds, console };
+            child::main(&plan, ctx)
+        }
+        sys::Forked::Parent(pid) => pid,
+    };
+    drop((chan, console));
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.add_pid(pid) {
+            kill_and_reap(pid);
+            return Err(e.into());
+        }
+    }
+    if parent.send(&ToInit::Proceed).is_err() {
+        return Err(SpawnError::InitDied(describe_exit(pid)).into());
+    }
+    loop {
+        let (msg, fd) = match parent.recv_with_fd::<FromInit>() {
+            Ok(Some(received)) => received,
+            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid)).into()),
+            Err(e) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Protocol(e.to_string()).into());
+            }
+        };
+        match (msg, fd, &agent) {
+            (FromInit::Log { level, message }, None, _) => match level {
+                Level::Debug => tracing::debug!(target: "rcr::exec", "{message}"),
+                Level::Info => tracing::info!(target: "rcr::exec", "{message}"),
+                Level::Warn => tracing::warn!(target: "rcr::exec", "{message}"),
+            },
+            (FromInit::SeccompNotify, Some(fd), Some(agent)) => {
+                if let Err(e) = agent.send(pid, fd.as_fd()) {
+                    kill_and_reap(pid);
+                    return Err(e.into());
+                }
+            }
+            (FromInit::Ready, None, _) => break,
+            (FromInit::Failed(e), None, _) => {
+                kill_and_reap(pid);
+                return Err(e.into());
+            }
+            (other, _, _) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Protocol(format!("unexpected {other:?}")).into());
+            }
+        }
+    }
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, pid)?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let master = match (&foreground, plan.process.terminal) {
+        (Some((receiver, _)), true) => {
+            let master = console::recv_master(receiver)?;
+            terminal::resize_from_caller(master.as_fd());
+            Some(master)
+        }
+        _ => None,
+    };
+    Ok(crate::foreground::forward_and_wait(pid, master)?)
+}
