@@ -2,13 +2,21 @@
 //! cgroup and time namespaces, end to end: real containers, checked through
 //! what the probe reports from inside and what the host sees.
 
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
 use std::fs;
 use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use rcr_testkit::{probe_report, require_busybox, require_root, skip, Bundle, Rcr, HOSTNAME};
+use common::{
+    create, destroy, host_ns, must_mount, ns_of, pid_of, probe_report, rcr, require_root,
+    run_probe, Bundle, Rcr,
+};
+use rcr_testkit::{require_busybox, skip, HOSTNAME};
 use serde_json::{json, Value};
 
 const RCR: &str = env!("CARGO_BIN_EXE_rcr");
@@ -48,12 +56,8 @@ fn add_mount(bundle: &Bundle, mount: Value) {
     bundle.edit(|c| c["mounts"].as_array_mut().unwrap().push(mount));
 }
 
-fn ns_of(pid: &str, ns: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap().to_string_lossy().into_owned()
-}
-
-/// Runs `rcr create`: the init keeps the stdio it is given until it execs,
-/// so ours must not be pipes we wait to see closed; stderr goes to a file.
+/// Runs `rcr create` from a command of its own (for another user): the init
+/// keeps the stdio it is given, so stderr goes to a file, not a pipe.
 fn create_with(mut cmd: Command) {
     let log = tempfile::NamedTempFile::new_in("/tmp").unwrap();
     let status = cmd
@@ -63,15 +67,6 @@ fn create_with(mut cmd: Command) {
         .status()
         .unwrap();
     assert!(status.success(), "{cmd:?}: {}", fs::read_to_string(log.path()).unwrap());
-}
-
-fn create(rcr: &Rcr, id: &str, bundle: &Bundle) {
-    create_with(rcr.cmd(&["create", id, "--bundle", bundle.path_str()]));
-}
-
-fn run_probe(rcr: &Rcr, bundle: &Bundle) -> Value {
-    let id = Rcr::unique_id("userns");
-    probe_report(&rcr.ok(&["run", &id, "--bundle", bundle.path_str()]))
 }
 
 /// A host directory for a bind mount, in the test temp dir.
@@ -101,7 +96,7 @@ fn new_user_namespace_maps_root() {
         "-c",
         "touch /data/made && /rcr-probe stat /dev/null > /data/null.json && exec /rcr-probe",
     ]);
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let report = run_probe(&rcr, &bundle);
 
     assert_eq!((report["uid"].as_u64(), report["gid"].as_u64()), (Some(0), Some(0)), "{report}");
@@ -111,7 +106,7 @@ fn new_user_namespace_maps_root() {
         .collect();
     assert_eq!(maps, ["0 100000 65536", "0 100000 65536"]);
     assert_eq!(report["hostname"], HOSTNAME);
-    assert_ne!(report["namespaces"]["user"].as_str().unwrap(), ns_of("self", "user"));
+    assert_ne!(report["namespaces"]["user"].as_str().unwrap(), host_ns("user"));
     // Root writes full maps and leaves setgroups(2) allowed.
     assert_eq!(report["setgroups"], "allow");
 
@@ -126,12 +121,13 @@ fn new_user_namespace_maps_root() {
         (Some("char"), Some(1), Some(3))
     );
     assert_eq!(null["uid"], 65534, "the host's root is unmapped inside: {null}");
-    // sysfs and the cgroup mount work inside the user namespace too.
-    let mounts = report["mounts"].as_array().unwrap();
-    let fs_at =
-        |dir: &str| mounts.iter().find(|m| m["mount_point"] == dir).map(|m| m["fs_type"].clone());
-    assert_eq!(fs_at("/sys"), Some(json!("sysfs")));
-    assert_eq!(fs_at("/proc"), Some(json!("proc")));
+    // proc, sysfs (the network namespace is the container's) and the
+    // cgroup mount work inside the user namespace too.
+    assert_eq!(must_mount(&report, "/proc")["fs_type"], "proc");
+    let sys = must_mount(&report, "/sys");
+    assert_eq!(sys["fs_type"], "sysfs");
+    assert!(common::has_option(sys, "ro"), "{sys}");
+    must_mount(&report, "/sys/fs/cgroup");
 }
 
 #[test]
@@ -140,7 +136,7 @@ fn user_namespace_errors_name_the_field() {
     if !require_busybox(TEST) {
         return;
     }
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let create_error = |edit: &dyn Fn(&mut Value)| {
         let bundle = Bundle::busybox();
         bundle.edit(|c| edit(c));
@@ -184,15 +180,14 @@ fn joins_user_namespace_by_path() {
     if !root_tests_can_run(TEST) {
         return;
     }
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let a = Bundle::busybox();
     add_userns(&a);
     a.set_args(&["/rcr-probe", "sleep", "60"]);
     let a_id = Rcr::unique_id("userns-a");
-    create(&rcr, &a_id, &a);
+    create(&rcr, &a, &a_id);
     rcr.ok(&["start", &a_id]);
-    let state: Value = serde_json::from_str(&rcr.ok(&["state", &a_id])).unwrap();
-    let a_pid = state["pid"].as_i64().unwrap().to_string();
+    let a_pid = pid_of(&rcr, &a_id).to_string();
 
     let b = Bundle::busybox();
     let ns_path = |ns: &str| format!("/proc/{a_pid}/ns/{ns}");
@@ -229,7 +224,7 @@ fn joins_user_namespace_by_path() {
         ),
         "{e}"
     );
-    rcr.ok(&["delete", "--force", &a_id]);
+    destroy(&rcr, &a_id);
 }
 
 /// Idmapped bind mounts without a user namespace: the mapping applies to
@@ -265,7 +260,7 @@ fn idmapped_mount_without_user_namespace() {
         "/idmapped/root-file",
         "/plain/user-file",
     ]);
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let out = rcr.run(&["run", &Rcr::unique_id("idmap"), "--bundle", bundle.path_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("may not support idmapped mounts") {
@@ -308,7 +303,7 @@ fn idmapped_mount_with_the_container_mapping() {
         "-c",
         "touch /idmapped/made && exec /rcr-probe stat /idmapped/root-file /idmapped/made",
     ]);
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let out = rcr.run(&["run", &Rcr::unique_id("idmap-userns"), "--bundle", bundle.path_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("may not support idmapped mounts") {
@@ -329,7 +324,7 @@ fn idmapped_mount_errors() {
     if !require_busybox(TEST) {
         return;
     }
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let bundle = Bundle::busybox();
     add_mount(
         &bundle,
@@ -345,14 +340,13 @@ fn cgroup_namespace_roots_at_the_container_cgroup() {
     if !root_tests_can_run(TEST) {
         return;
     }
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let a = Bundle::busybox();
     a.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"})));
     a.set_args(&["/rcr-probe", "sleep", "60"]);
     let a_id = Rcr::unique_id("cgns-a");
-    create(&rcr, &a_id, &a);
-    let state: Value = serde_json::from_str(&rcr.ok(&["state", &a_id])).unwrap();
-    let a_pid = state["pid"].as_i64().unwrap().to_string();
+    create(&rcr, &a, &a_id);
+    let a_pid = pid_of(&rcr, &a_id).to_string();
     // Seen from the host the init is in the container's cgroup ...
     let host_view = fs::read_to_string(format!("/proc/{a_pid}/cgroup")).unwrap();
     assert!(host_view.lines().any(|l| l.ends_with(&a_id)), "{host_view}");
@@ -370,11 +364,11 @@ fn cgroup_namespace_roots_at_the_container_cgroup() {
 
     a.set_args(&["/rcr-probe"]);
     let report = run_probe(&rcr, &a);
-    assert_ne!(report["namespaces"]["cgroup"].as_str().unwrap(), ns_of("self", "cgroup"));
+    assert_ne!(report["namespaces"]["cgroup"].as_str().unwrap(), host_ns("cgroup"));
     let lines: Vec<&str> =
         report["cgroup"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     assert!(!lines.is_empty() && lines.iter().all(|l| l.ends_with(":/")), "{lines:?}");
-    rcr.ok(&["delete", "--force", &a_id]);
+    destroy(&rcr, &a_id);
 }
 
 fn uptime_secs(text: &str) -> f64 {
@@ -401,7 +395,7 @@ fn time_namespace_offsets() {
             json!({"boottime": {"secs": BOOT, "nanosecs": 0}, "monotonic": {"secs": 3600}});
     });
     bundle.set_args(&["/rcr-probe", "read", "/proc/uptime", "/proc/self/timens_offsets"]);
-    let rcr = Rcr::new(RCR);
+    let rcr = rcr();
     let before = uptime_secs(&fs::read_to_string("/proc/uptime").unwrap());
     let out =
         probe_report(&rcr.ok(&["run", &Rcr::unique_id("timens"), "--bundle", bundle.path_str()]));

@@ -301,7 +301,7 @@ mod tests {
             &spec,
             Path::new("/b"),
             Path::new("/b/rootfs"),
-            PlanOptions { no_pivot: false, rootless },
+            PlanOptions { rootless, ..PlanOptions::default() },
         )
     }
 
