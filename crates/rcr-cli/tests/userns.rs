@@ -130,6 +130,83 @@ fn new_user_namespace_maps_root() {
     must_mount(&report, "/sys/fs/cgroup");
 }
 
+/// The device of the host's mount at `point`, from our mountinfo.
+fn host_mount_dev(point: &str) -> String {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = info.lines().filter(|l| l.split(' ').nth(4) == Some(point)).last().unwrap();
+    line.split(' ').nth(2).unwrap().to_owned()
+}
+
+/// Without a network namespace of its own a user-namespaced container may
+/// not mount sysfs: the host's /sys is bound instead, read-only as asked.
+#[test]
+fn sysfs_falls_back_to_the_host_sys() {
+    const TEST: &str = "sysfs_falls_back_to_the_host_sys";
+    if !root_tests_can_run(TEST) {
+        return;
+    }
+    let bundle = Bundle::busybox();
+    add_userns(&bundle);
+    bundle.edit(|c| {
+        c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network")
+    });
+    let report = run_probe(&rcr(), &bundle);
+    assert_eq!(report["namespaces"]["net"].as_str().unwrap(), host_ns("net"));
+    let sys =
+        report["mounts"].as_array().unwrap().iter().find(|m| m["mount_point"] == "/sys").unwrap();
+    assert_eq!(sys["dev"].as_str().unwrap(), host_mount_dev("/sys"), "not the host's sysfs: {sys}");
+    assert!(common::has_option(sys, "ro"), "{sys}");
+    // With a network namespace of its own it gets a sysfs of its own.
+    let bundle = Bundle::busybox();
+    add_userns(&bundle);
+    let report = run_probe(&rcr(), &bundle);
+    let sys =
+        report["mounts"].as_array().unwrap().iter().find(|m| m["mount_point"] == "/sys").unwrap();
+    assert_ne!(sys["dev"].as_str().unwrap(), host_mount_dev("/sys"));
+}
+
+/// A tmpfs mounted on the host for the duration of a test.
+struct HostTmpfs(tempfile::TempDir);
+
+impl HostTmpfs {
+    fn new(options: &str) -> HostTmpfs {
+        use nix::mount::{mount, MsFlags};
+        let dir = host_dir();
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        mount(Some("tmpfs"), dir.path(), Some("tmpfs"), flags, Some(options)).unwrap();
+        HostTmpfs(dir)
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// In a user namespace the flags of a bound host mount are locked: a remount
+/// for `ro` must keep nosuid, nodev and noexec or the kernel refuses it.
+#[test]
+fn bind_remount_keeps_locked_flags() {
+    const TEST: &str = "bind_remount_keeps_locked_flags";
+    if !root_tests_can_run(TEST) {
+        return;
+    }
+    let host = HostTmpfs::new("mode=755");
+    let bundle = Bundle::busybox();
+    add_userns(&bundle);
+    fs::create_dir(bundle.rootfs().join("data")).unwrap();
+    add_mount(
+        &bundle,
+        json!({"destination": "/data", "type": "bind", "source": host.0.path(), "options": ["rbind", "ro"]}),
+    );
+    let report = run_probe(&rcr(), &bundle);
+    let data = must_mount(&report, "/data");
+    for opt in ["ro", "nosuid", "nodev", "noexec"] {
+        assert!(common::has_option(data, opt), "{opt} missing: {data}");
+    }
+}
+
 #[test]
 fn user_namespace_errors_name_the_field() {
     const TEST: &str = "user_namespace_errors_name_the_field";
@@ -188,6 +265,13 @@ fn joins_user_namespace_by_path() {
     create(&rcr, &a, &a_id);
     rcr.ok(&["start", &a_id]);
     let a_pid = pid_of(&rcr, &a_id).to_string();
+
+    // exec enters the user namespace first, as the container's root.
+    let report = probe_report(&rcr.ok(&["exec", &a_id, "/rcr-probe"]));
+    for ns in ["user", "mnt", "pid", "net"] {
+        assert_eq!(report["namespaces"][ns].as_str().unwrap(), ns_of(&a_pid, ns), "{ns}");
+    }
+    assert_eq!((report["uid"].as_u64(), report["gid"].as_u64()), (Some(0), Some(0)));
 
     let b = Bundle::busybox();
     let ns_path = |ns: &str| format!("/proc/{a_pid}/ns/{ns}");
@@ -630,6 +714,30 @@ fn rootless_create_start_delete() {
         .next()
         .unwrap();
     assert_eq!(host_uid, user.uid.to_string(), "the container's root is the user on the host");
+    let report = probe_report(&stdout_ok(&user.run(&["exec", &id, "/rcr-probe"])));
+    assert_eq!(report["namespaces"]["user"].as_str().unwrap(), ns_of(pid, "user"));
+    assert_eq!((report["uid"].as_u64(), report["gid"].as_u64()), (Some(0), Some(0)));
+
+    // A second container joins the first one's user and pid namespaces by
+    // path: unprivileged, it enters the pid namespace only after the user
+    // namespace, from its own init.
+    let b = user.bundle(&["/rcr-probe"]);
+    b.edit(|c| {
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+        c["linux"]["namespaces"] = json!([
+            {"type": "pid", "path": format!("/proc/{pid}/ns/pid")},
+            {"type": "user", "path": format!("/proc/{pid}/ns/user")},
+            {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
+        ]);
+    });
+    let b_id = Rcr::unique_id("rootless-join");
+    let report = probe_report(&stdout_ok(&user.run(&["run", &b_id, "--bundle", b.path_str()])));
+    for ns in ["user", "pid"] {
+        assert_eq!(report["namespaces"][ns].as_str().unwrap(), ns_of(pid, ns), "{ns}");
+    }
+    assert_ne!(report["pid"], 1);
     stdout_ok(&user.run(&["delete", "--force", &id]));
     assert!(!user.run(&["state", &id]).status.success(), "the container is gone");
 }

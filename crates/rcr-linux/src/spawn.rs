@@ -131,7 +131,7 @@ pub fn spawn(
     let mut pid_target = None;
     for (kind, path) in &ns.join {
         let fd = open_ns(path)?;
-        if *kind == CloneFlags::CLONE_NEWPID {
+        if *kind == CloneFlags::CLONE_NEWPID && !req.plan.init_joins_pid() {
             pid_target = Some((fd, path.clone()));
         } else {
             join.push((*kind, fd));
@@ -179,7 +179,7 @@ pub fn spawn(
     }
     let mut hook_state = proceed(&parent, pid, req.hook_state.as_ref())?;
     let mut awaiting_notify_fd = req.seccomp_agent.is_some();
-    let mut may_fork = ns.reforks();
+    let mut may_fork = req.plan.reforks();
     loop {
         let pid = spawned.pid;
         let (msg, fd) = match parent.recv_with_fd::<FromInit>() {

@@ -14,7 +14,7 @@ use nix::unistd::{Gid, Uid};
 
 use super::{InitContext, InitResult};
 use crate::plan::{offsets_text, IdMap, IdMappings, LaunchPlan, TimeOffset, CLONE_NEWTIME};
-use crate::proto::{FromInit, InitError, Level};
+use crate::proto::{Channel, FromInit, InitError, Level};
 use crate::sys;
 
 /// Runs the steps above in their required order. `hook_state` is replaced
@@ -37,9 +37,9 @@ pub fn finish(
     if !unshared.is_empty() {
         unshare(unshared)
             .map_err(|e| InitError::errno(format!("create namespaces {unshared:?}"), e))?;
-        if ns.reforks() {
-            refork(ctx, hook_state)?;
-        }
+    }
+    if plan.reforks() {
+        refork(&ctx.chan, hook_state)?;
     }
     if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
         // The parent has put us in the container's cgroup by now, so that
@@ -122,22 +122,23 @@ fn check_joined_maps(maps: &IdMappings) -> InitResult<()> {
     Ok(())
 }
 
-/// Forks the container's init proper into the pid namespace unshare(2)
-/// prepared for our children, with `CLONE_PARENT` so that it is the rcr
-/// parent's child (which waits for it) rather than ours; reports its pid and
-/// exits. The new init continues once the parent has recorded it.
-fn refork(ctx: &InitContext, hook_state: &mut serde_json::Value) -> InitResult<()> {
+/// Forks the container's init (or exec'd process) proper into the pid
+/// namespace unshare(2) or setns(2) prepared for our children, with
+/// `CLONE_PARENT` so that it is the rcr parent's child (which waits for it)
+/// rather than ours; reports its pid and exits. The new process continues
+/// once the parent has recorded it.
+pub(super) fn refork(chan: &Channel, hook_state: &mut serde_json::Value) -> InitResult<()> {
     match sys::fork_into(CloneFlags::CLONE_PARENT) {
         Err(e) => Err(InitError::io("fork into the new pid namespace", &e)),
         Ok(sys::Forked::Parent(child)) => {
-            if ctx.chan.send(&FromInit::Forked { pid: child.as_raw() }).is_err() {
+            if chan.send(&FromInit::Forked { pid: child.as_raw() }).is_err() {
                 // Nobody would record or release it.
                 let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
             }
             sys::exit_now(0)
         }
         Ok(sys::Forked::Child) => {
-            super::await_proceed(&ctx.chan, hook_state);
+            super::await_proceed(chan, hook_state);
             Ok(())
         }
     }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxIdMapping, LinuxTimeOffset, Spec};
 
-use super::{NamespacePlan, PlanError, ProcessPlan};
+use super::{LaunchPlan, NamespacePlan, PlanError, ProcessPlan};
 
 /// The kernel refuses maps with more lines than this (`uid_map(5)`).
 const MAX_MAP_LINES: usize = 340;
@@ -107,11 +107,21 @@ impl NamespacePlan {
     pub fn unshared(&self) -> CloneFlags {
         self.new - self.clone_flags() - self.deferred()
     }
+}
 
-    /// Whether the init must fork once more after unsharing: a pid namespace
-    /// from unshare(2) only holds the caller's future children.
+impl LaunchPlan {
+    /// Whether the init joins the pid namespace given by path itself, after
+    /// the user namespace: an unprivileged parent has no capabilities over
+    /// it (it belongs to the container's user namespace), so it cannot.
+    pub fn init_joins_pid(&self) -> bool {
+        self.rootless && self.namespaces.joins(CloneFlags::CLONE_NEWPID)
+    }
+
+    /// Whether the init must fork once more after its namespace steps:
+    /// unshare(2) and setns(2) of a pid namespace only place the caller's
+    /// future children in it.
     pub fn reforks(&self) -> bool {
-        self.unshared().contains(CloneFlags::CLONE_NEWPID)
+        self.namespaces.unshared().contains(CloneFlags::CLONE_NEWPID) || self.init_joins_pid()
     }
 }
 
@@ -321,7 +331,7 @@ mod tests {
         assert_eq!(map_text(&maps.uids), "0 100000 65536\n");
         let all = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
         assert_eq!(p.namespaces.clone_flags(), all);
-        assert!(p.namespaces.unshared().is_empty() && !p.namespaces.reforks());
+        assert!(p.namespaces.unshared().is_empty() && !p.reforks());
     }
 
     #[test]
@@ -336,11 +346,11 @@ mod tests {
         assert!(p.namespaces.clone_flags().is_empty());
         assert_eq!(p.namespaces.unshared(), CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
         assert_eq!(p.namespaces.deferred(), CloneFlags::CLONE_NEWCGROUP);
-        assert!(p.namespaces.reforks());
+        assert!(p.reforks());
         // Without a new pid namespace nobody forks twice.
         v["linux"]["namespaces"] =
             serde_json::json!([{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}]);
-        assert!(!plan_of(v).unwrap().namespaces.reforks());
+        assert!(!plan_of(v).unwrap().reforks());
     }
 
     #[test]
