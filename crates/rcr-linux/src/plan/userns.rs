@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn new_user_namespace_is_cloned_with_the_others() {
         let p = plan_of(base()).unwrap();
-        let maps = p.id_mappings.unwrap();
+        let maps = p.id_mappings.clone().unwrap();
         assert_eq!(maps.uids, vec![IdMap { container_id: 0, host_id: 100000, size: 65536 }]);
         assert_eq!(map_text(&maps.uids), "0 100000 65536\n");
         let all = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
