@@ -133,7 +133,7 @@ fn new_user_namespace_maps_root() {
 /// The device of the host's mount at `point`, from our mountinfo.
 fn host_mount_dev(point: &str) -> String {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let line = info.lines().filter(|l| l.split(' ').nth(4) == Some(point)).last().unwrap();
+    let line = info.lines().rev().find(|l| l.split(' ').nth(4) == Some(point)).unwrap();
     line.split(' ').nth(2).unwrap().to_owned()
 }
 
