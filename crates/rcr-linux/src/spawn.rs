@@ -50,6 +50,8 @@ pub enum SpawnError {
     Hook(#[from] rcr_core::hooks::HookError),
     #[error(transparent)]
     Idmap(#[from] IdmapError),
+    #[error("set oom_score_adj to {value}: {}", .source.desc())]
+    OomScoreAdj { value: i32, source: nix::Error },
 }
 
 /// What the parent needs to know about the init.
@@ -172,6 +174,14 @@ pub fn spawn(
         kill_and_reap(pid);
         e
     };
+    if let Some(value) = req.plan.attrs.oom_score_adj {
+        // Set from here, with rcr's privileges: an init cloned into a user
+        // namespace could no longer lower its own score.
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), value.to_string()).map_err(|e| {
+            let source = nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+            fail(pid, SpawnError::OomScoreAdj { value, source })
+        })?;
+    }
     if ns.clone_flags().contains(CloneFlags::CLONE_NEWUSER) {
         if let Some(maps) = &req.plan.id_mappings {
             idmap::write_maps(pid, maps, req.plan.rootless).map_err(|e| fail(pid, e.into()))?;

@@ -78,7 +78,6 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     nix::sys::stat::umask(Mode::empty());
     let mut hook_state = serde_json::Value::Null;
     await_proceed(&ctx.chan, &mut hook_state);
-    step(&ctx.chan, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
     step(&ctx.chan, "join namespaces", || join_namespaces(ctx))?;
     step(&ctx.chan, "finish namespaces", || ns::finish(plan, ctx, &mut hook_state))?;
     step(&ctx.chan, "session keyring", || session_keyring(plan))?;
