@@ -47,4 +47,31 @@ pub enum CgroupError {
     Signal { signal: Signal, pid: i32, path: PathBuf, source: Errno },
     #[error("remove cgroup {}: {source}", path.display())]
     Remove { path: PathBuf, source: io::Error },
+    /// A resource setting could not be written: `field` is the spec field,
+    /// `file` the interface file relative to the container's cgroup.
+    #[error("{field}: write {file}: {}", OsError(source))]
+    Set { field: String, file: String, value: String, source: io::Error },
+    #[error("{field}: read {file}: {}", OsError(source))]
+    ReadSetting { field: String, file: String, source: io::Error },
+    /// A resource setting this host or cgroup version cannot apply.
+    #[error("{field}: {reason}")]
+    Unsupported { field: String, reason: String },
+    #[error("{verb} cgroup {}: {reason}", path.display())]
+    Freezer { verb: &'static str, path: PathBuf, reason: String },
+    #[error("no freezer: the freezer controller is not mounted and cgroup.freeze is unavailable")]
+    NoFreezer,
+    #[error("{what}: {source}")]
+    Watch { what: String, source: io::Error },
+}
+
+/// An OS error as the kernel's description alone (no "(os error N)").
+struct OsError<'a>(&'a io::Error);
+
+impl std::fmt::Display for OsError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.raw_os_error() {
+            Some(code) => f.write_str(Errno::from_raw(code).desc()),
+            None => self.0.fmt(f),
+        }
+    }
 }

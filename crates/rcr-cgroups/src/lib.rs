@@ -9,17 +9,33 @@
 //!   the container's state, and it remembers which directories it created so
 //!   that removal never deletes a parent that existed before.
 //!
+//! - [`Resources`] are the limits of `linux.resources`; [`Cgroup::apply`]
+//!   writes them at creation and [`Cgroup::update`] to a live container,
+//!   each controller to whichever hierarchy (v1 or unified) has it.
+//! - [`Cgroup::freeze`]/[`Cgroup::thaw`] pause and resume a container,
+//!   [`Cgroup::stats`] reports its usage in runc's shape, and [`OomWatch`]
+//!   is a pollable source of its OOM kills.
+//!
 //! Every operation works on the directories a [`Cgroup`] holds per
-//! hierarchy, so controller settings, updates, statistics and freezing are
-//! added as further operations on it, without changing how it is made or
-//! stored.
+//! hierarchy, so none of them changes how a cgroup is made or stored.
 
+mod apply;
+pub mod bpf;
 mod error;
+mod freezer;
 mod fs;
 mod manager;
+mod oom;
 mod path;
+pub mod resources;
+pub mod stats;
+mod sys;
 
 pub use error::CgroupError;
+pub use freezer::FreezerState;
 pub use fs::{CgroupFs, Layout, ProcCgroups};
 pub use manager::{Cgroup, ContainerMounts, HierarchyMount};
+pub use oom::OomWatch;
 pub use path::{systemd_available, CgroupPath, SystemdPath};
+pub use resources::Resources;
+pub use stats::Stats;

@@ -49,7 +49,7 @@ const CREATE_ATTEMPTS: u32 = 5;
 /// Which hierarchy a directory is in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum Hierarchy {
+pub(crate) enum Hierarchy {
     /// A v1 hierarchy, by the controllers mounted in it.
     V1(Vec<String>),
     Unified,
@@ -57,10 +57,10 @@ enum Hierarchy {
 
 /// The container's directory in one hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Dir {
-    hierarchy: Hierarchy,
-    mount: PathBuf,
-    path: PathBuf,
+pub(crate) struct Dir {
+    pub(crate) hierarchy: Hierarchy,
+    pub(crate) mount: PathBuf,
+    pub(crate) path: PathBuf,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     created: Vec<PathBuf>,
 }
@@ -70,7 +70,7 @@ struct Dir {
 #[serde(try_from = "Stored")]
 pub struct Cgroup {
     layout: Layout,
-    dirs: Vec<Dir>,
+    pub(crate) dirs: Vec<Dir>,
     /// v2 controllers `create` enables for the container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     controllers: Vec<String>,
@@ -420,12 +420,17 @@ impl Cgroup {
     }
 
     /// The directory in the hierarchy of v1 `controller`.
-    fn v1_dir(&self, controller: &str) -> Option<&Dir> {
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<&Dir> {
         self.dirs.iter().find(|d| d.has_controller(controller))
     }
 
+    /// The container's directory in the unified hierarchy, if mounted.
+    pub(crate) fn unified_dir(&self) -> Option<&Dir> {
+        self.dirs.iter().find(|d| d.hierarchy == Hierarchy::Unified)
+    }
+
     /// The directory whose `cgroup.procs` lists the container's processes.
-    fn procs_dir(&self) -> Option<&Dir> {
+    pub(crate) fn procs_dir(&self) -> Option<&Dir> {
         let unified = || self.dirs.iter().find(|d| d.hierarchy == Hierarchy::Unified);
         if self.layout == Layout::V2 {
             return unified();
@@ -438,12 +443,12 @@ impl Cgroup {
 }
 
 impl Dir {
-    fn has_controller(&self, controller: &str) -> bool {
+    pub(crate) fn has_controller(&self, controller: &str) -> bool {
         matches!(&self.hierarchy, Hierarchy::V1(c) if c.iter().any(|c| c == controller))
     }
 
     /// Every directory from the mount point's child down to `path`.
-    fn levels(&self) -> Result<Vec<PathBuf>, CgroupError> {
+    pub(crate) fn levels(&self) -> Result<Vec<PathBuf>, CgroupError> {
         let invalid =
             |reason| CgroupError::InvalidPath { path: self.path.display().to_string(), reason };
         let rel = self
@@ -659,7 +664,7 @@ fn remove_parent(path: &Path) -> Result<bool, CgroupError> {
 
 /// Writes `value` to an existing cgroup file in one `write`, as the kernel
 /// parses each write on its own.
-fn write_file(path: &Path, value: &str) -> io::Result<()> {
+pub(crate) fn write_file(path: &Path, value: &str) -> io::Result<()> {
     let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
     f.write_all(value.as_bytes())
 }

@@ -282,3 +282,86 @@ fn host_systemd_driver_without_systemd() {
          drop the flag to use the cgroupfs driver"
     );
 }
+
+/// The v2 code paths on a real cgroup2 hierarchy: the unified mount of a
+/// hybrid host (or the whole tree of a v2 host) driven as a v2 layout. The
+/// device program is enforced there even with a v1 devices controller,
+/// since the kernel checks the cgroup2 eBPF programs first.
+#[test]
+fn host_v2_device_program_and_freezer() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    use rcr_cgroups::resources::{DeviceKind, DeviceRule};
+    use rcr_cgroups::{FreezerState, Resources};
+
+    const NAME: &str = "host_v2_device_program_and_freezer";
+    if !geteuid().is_root() {
+        return skip(NAME, "not root");
+    }
+    let host = CgroupFs::host().unwrap();
+    let Some(mount) = host.unified_mount() else {
+        return skip(NAME, "host has no cgroup2 mount");
+    };
+    let mountinfo = format!("1 1 0:1 / {} rw - cgroup2 cgroup2 rw\n", mount.display());
+    let fs = CgroupFs::from_mountinfo(&mountinfo, Path::new("/")).unwrap();
+    let subtree = mount.join("cgroup.subtree_control");
+    let before = fs::read_to_string(&subtree).unwrap();
+
+    let top = unique("bpf");
+    let path = CgroupPath::parse(&format!("/{top}/c1")).unwrap();
+    let mut fx = Fixture::create(&fs, &path);
+    let res = Resources {
+        devices: vec![
+            DeviceRule { allow: false, access: "rwm".into(), ..DeviceRule::default() },
+            DeviceRule::allow(DeviceKind::Char, Some(1), Some(3), "rwm"),
+        ],
+        ..Resources::default()
+    };
+    fx.cg.apply(&res).unwrap();
+
+    // The shell waits for a line, so it is in the cgroup before it opens.
+    let script = "read go; (: < /dev/null) && echo null-ok; \
+                  (: < /dev/zero) 2>/dev/null && echo zero-ok || echo zero-denied; \
+                  while true; do echo tick; sleep 0.02; done";
+    let mut child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+    fx.cg.add_pid(pid).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    fx.child = Some(child);
+    stdin.write_all(b"go\n").unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "null-ok\n");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "zero-denied\n", "the eBPF program must deny /dev/zero");
+
+    if mount.join(&top).join("c1/cgroup.freeze").exists() {
+        fx.cg.freeze().unwrap();
+        assert_eq!(fx.cg.freezer_state().unwrap(), FreezerState::Frozen);
+        let events = fs::read_to_string(mount.join(&top).join("c1/cgroup.events")).unwrap();
+        assert!(events.contains("frozen 1"), "{events}");
+        fx.cg.thaw().unwrap();
+        assert_eq!(fx.cg.freezer_state().unwrap(), FreezerState::Thawed);
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "tick\n", "runs again after thaw");
+    } else {
+        skip(NAME, "freezer part: the kernel has no cgroup.freeze");
+    }
+
+    fx.cg.remove().unwrap();
+    fx.assert_killed();
+    assert!(!mount.join(&top).exists());
+    let after = fs::read_to_string(&subtree).unwrap();
+    for c in after.split_whitespace().filter(|c| !before.split_whitespace().any(|b| b == *c)) {
+        let _ = fs::write(&subtree, format!("-{c}"));
+    }
+}

@@ -4,6 +4,8 @@
 //! renders its error exactly once: one line on stderr and, with `--log`, one
 //! error record as the log's last line.
 
+mod cgroup_cmds;
+mod checkpoint;
 mod demo;
 mod logging;
 mod spec_cmd;
@@ -116,7 +118,16 @@ enum Command {
         /// Keep the container's state after it exits.
         #[arg(long)]
         keep: bool,
+        /// Accepted for runc compatibility: rcr never makes itself a subreaper.
+        #[arg(long)]
+        no_subreaper: bool,
     },
+    /// Print the runtime-spec features document of rcr on this host.
+    Features,
+    /// Checkpoint a running container (not supported: CRIU is not integrated).
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a checkpoint (not supported: CRIU is not integrated).
+    Restore(checkpoint::RestoreArgs),
     /// Run a demo container from the host's static busybox (not a runc verb).
     Demo {
         /// Build the demo bundle here and keep it (default: a temporary directory).
@@ -125,6 +136,30 @@ enum Command {
     },
     /// Run a further process in a running container.
     Exec(Box<ExecArgs>),
+    /// Change a container's resource limits.
+    Update(Box<cgroup_cmds::UpdateArgs>),
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Print a container's stats every interval and its OOM events, as JSON lines.
+    Events {
+        id: String,
+        /// Time between stats records.
+        #[arg(long, default_value = "5s", value_parser = cgroup_cmds::parse_interval)]
+        interval: std::time::Duration,
+        /// Print one stats record and exit.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// List a container's processes (`ps` options may follow the id).
+    Ps {
+        #[arg(short, long, value_enum, default_value = "table")]
+        format: ListFormat,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "PS_OPTIONS")]
+        ps_options: Vec<String>,
+    },
     /// List containers.
     #[command(alias = "ls")]
     List {
@@ -376,10 +411,66 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
                 Err(e) => return Err(fail(&what, e)),
             }
         }
-        Command::Run { create, detach, keep } => return run(&rt, cli, create, *detach, *keep),
+        Command::Update(a) => {
+            let what = format!("update {}", a.id);
+            let id = parse_id(&what, &a.id)?;
+            let resources = cgroup_cmds::update_resources(a).map_err(|e| fail(&what, e))?;
+            rt.update(&id, &resources).map_err(|e| fail(&what, e))?;
+        }
+        Command::Pause { id } => {
+            let what = format!("pause {id}");
+            rt.pause(&parse_id(&what, id)?).map_err(|e| fail(&what, e))?;
+        }
+        Command::Resume { id } => {
+            let what = format!("resume {id}");
+            rt.resume(&parse_id(&what, id)?).map_err(|e| fail(&what, e))?;
+        }
+        Command::Events { id, interval, stats } => {
+            let what = format!("events {id}");
+            let id = parse_id(&what, id)?;
+            if *stats {
+                let event = rt.stats(&id).map_err(|e| fail(&what, e))?;
+                cgroup_cmds::print_event(&event).map_err(|e| fail(&what, e))?;
+            } else {
+                rt.events(&id, *interval, &mut cgroup_cmds::print_event)
+                    .map_err(|e| fail(&what, e))?;
+            }
+        }
+        Command::Ps { format, id, ps_options } => {
+            let what = format!("ps {id}");
+            let pids = rt.pids(&parse_id(&what, id)?).map_err(|e| fail(&what, e))?;
+            match format {
+                ListFormat::Json if !ps_options.is_empty() => {
+                    return Err(fail(&what, "ps options cannot be combined with --format json"))
+                }
+                ListFormat::Json => println!("{}", serde_json::json!(pids)),
+                ListFormat::Table => {
+                    print!(
+                        "{}",
+                        cgroup_cmds::ps_table(ps_options, &pids).map_err(|e| fail(&what, e))?
+                    );
+                }
+            }
+        }
+        Command::Run { create, detach, keep, no_subreaper: _ } => {
+            return run(&rt, cli, create, *detach, *keep)
+        }
         Command::Exec(a) => return exec(&rt, a),
         Command::List { format, quiet } => print_list(&rt, *format, *quiet)?,
         Command::Demo { bundle } => return demo(&rt, cli, bundle.as_deref()),
+        Command::Features => {
+            let mut doc = rt.platform.features();
+            if let Some(a) = doc.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+                a.insert("org.opencontainers.rcr.commit".into(), env!("RCR_COMMIT").into());
+            }
+            println!("{}", serde_json::to_string_pretty(&doc).expect("features serialize"));
+        }
+        Command::Checkpoint(a) => {
+            return Err(fail(format!("checkpoint {}", a.common.id), checkpoint::NOT_SUPPORTED))
+        }
+        Command::Restore(a) => {
+            return Err(fail(format!("restore {}", a.common.id), checkpoint::NOT_SUPPORTED))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -581,10 +672,82 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from(["rcr", "run", "--no-subreaper", "-d", "c1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run { detach: true, .. })));
         let cli = Cli::try_parse_from(["rcr", "kill", "c1", "KILL", "--all"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Kill { all: true, .. })));
         let cli = Cli::try_parse_from(["rcr", "delete", "--force", "c1", "--log-format", "json"])
             .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn checkpoint_and_restore_take_runc_flags() {
+        let cli = Cli::try_parse_from([
+            "rcr",
+            "checkpoint",
+            "--image-path",
+            "/img",
+            "--work-path",
+            "/work",
+            "--parent-path",
+            "../parent",
+            "--leave-running",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--lazy-pages",
+            "--status-fd",
+            "-1",
+            "--page-server",
+            "127.0.0.1:27",
+            "--file-locks",
+            "--pre-dump",
+            "--manage-cgroups-mode",
+            "soft",
+            "--empty-ns",
+            "network",
+            "--empty-ns",
+            "ipc",
+            "--auto-dedup",
+            "c1",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Checkpoint(a)) if a.common.id == "c1"));
+        let cli = Cli::try_parse_from([
+            "rcr",
+            "restore",
+            "-b",
+            "/b",
+            "--console-socket",
+            "/s",
+            "--image-path",
+            "/img",
+            "--work-path",
+            "/work",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--file-locks",
+            "--manage-cgroups-mode",
+            "full",
+            "-d",
+            "--pid-file",
+            "/p",
+            "--no-subreaper",
+            "--no-pivot",
+            "--empty-ns",
+            "network",
+            "--auto-dedup",
+            "--lazy-pages",
+            "--lsm-profile",
+            "apparmor:p",
+            "--lsm-mount-context",
+            "ctx",
+            "c2",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Restore(a)) if a.common.id == "c2"));
+        assert!(Cli::try_parse_from(["rcr", "checkpoint", "--bundle", "/b", "c1"]).is_err());
     }
 }

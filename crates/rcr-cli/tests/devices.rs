@@ -186,3 +186,41 @@ fn readonly_paths() {
         assert!(has_option(must_mount(&report, point), "ro"), "{point}: {report:#}");
     }
 }
+
+#[test]
+fn readonly_device_nodes_and_fifos() {
+    if !require_root("readonly_device_nodes_and_fifos") {
+        return;
+    }
+    // What runtime-tools' linux_readonly_paths does: a device node and a
+    // fifo made read-only. Opening them to read their mount flags would fail
+    // (the device) or block forever (the fifo).
+    let rcr = rcr();
+    let bundle = Bundle::busybox();
+    bundle.edit(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/ro-block", "type": "b", "major": 0, "minor": 0, "fileMode": 432},
+            {"path": "/dev/ro-fifo", "type": "p", "fileMode": 432}]);
+        let paths = c["linux"]["readonlyPaths"].as_array_mut().unwrap();
+        paths.extend([json!("/dev/ro-block"), json!("/dev/ro-fifo")]);
+    });
+    bundle.set_args(&probe_args(&[]));
+    let mut child = rcr
+        .cmd(&["run", "--bundle", bundle.path_str(), &Rcr::unique_id("ro-dev")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = wait_until(std::time::Duration::from_secs(20), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !done {
+        let _ = child.kill();
+        panic!("run hung making a fifo read-only");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let report = probe_report(&String::from_utf8_lossy(&out.stdout));
+    for point in ["/dev/ro-block", "/dev/ro-fifo"] {
+        assert!(has_option(must_mount(&report, point), "ro"), "{point}: {report:#}");
+    }
+}

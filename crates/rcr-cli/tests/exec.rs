@@ -249,3 +249,22 @@ fn exec_refusals() {
     let err = rcr.fail(&["exec", &id, "true"]);
     assert!(err.contains("stopped"), "{err}");
 }
+
+#[test]
+fn exec_cpu_affinity_applies_to_exec_only() {
+    if !require_root("exec_cpu_affinity_applies_to_exec_only") {
+        return;
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        rcr_testkit::skip("exec_cpu_affinity_applies_to_exec_only", "needs two CPUs");
+        return;
+    }
+    let rcr = rcr();
+    let bundle = Bundle::busybox();
+    bundle.edit(|v| v["process"]["execCPUAffinity"] = json!({"initial": "1", "final": "0"}));
+    let (id, pid) = running(&rcr, &bundle, "exec-aff");
+    let init_cpus = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(!init_cpus.contains("Cpus_allowed_list:\t0\n"), "the init must not be pinned");
+    let r = probe_report(&rcr.ok(&["exec", &id, "/rcr-probe"]));
+    assert_eq!(r["cpus_allowed_list"], "0", "{r}");
+}

@@ -26,6 +26,17 @@ pub enum HookKind {
 }
 
 impl HookKind {
+    /// Every hook point, in lifecycle order.
+    pub const ALL: [HookKind; 6] = [
+        Self::Prestart,
+        Self::CreateRuntime,
+        Self::CreateContainer,
+        Self::StartContainer,
+        Self::Poststart,
+        Self::Poststop,
+    ];
+
+    /// The hook's name in `config.json`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Prestart => "prestart",
@@ -145,6 +156,22 @@ mod tests {
 
     fn hook(v: serde_json::Value) -> Hook {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn every_hook_point_once_in_lifecycle_order() {
+        let names: Vec<_> = HookKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "prestart",
+                "createRuntime",
+                "createContainer",
+                "startContainer",
+                "poststart",
+                "poststop"
+            ]
+        );
     }
 
     #[test]

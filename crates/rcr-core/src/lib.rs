@@ -16,7 +16,8 @@ pub mod store;
 pub use id::{ContainerId, IdError};
 pub use lifecycle::{LifecycleError, Observed, Runtime};
 pub use platform::{
-    BoxError, CreateOptions, CreateRequest, ExecOptions, ExecRequest, Platform, Progress,
+    BoxError, CreateOptions, CreateRequest, Event, ExecOptions, ExecRequest, Platform, Progress,
+    Unsupported,
 };
 pub use spec::{load_bundle, Bundle, SpecError};
 pub use state::{ContainerState, Liveness, Status, OCI_VERSION};

@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::hooks::{self, HookKind};
 use crate::id::ContainerId;
+use std::time::Duration;
+
+use oci_spec::runtime::LinuxResources;
+
 use crate::platform::{
-    BoxError, CreateOptions, CreateRequest, ExecOptions, ExecRequest, Platform, Progress,
+    BoxError, CreateOptions, CreateRequest, Event, ExecOptions, ExecRequest, Platform, Progress,
 };
 use crate::spec::{load_bundle, SpecError};
 use crate::state::{ContainerState, Liveness, Status};
@@ -220,6 +224,90 @@ impl<P: Platform> Runtime<P> {
         }
         Ok(())
     }
+
+    /// `pause`: freezes a created or running container.
+    pub fn pause(&self, id: &ContainerId) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let obs = self
+            .observe_locked(&dir)?
+            .ok_or_else(|| status_err(id, Status::Creating, "pause", "running"))?;
+        match obs.status {
+            Status::Running | Status::Created => {}
+            s => return Err(status_err(id, s, "pause", "running")),
+        }
+        self.platform.pause(&obs.state).map_err(LifecycleError::Platform)
+    }
+
+    /// `resume`: thaws a paused container.
+    pub fn resume(&self, id: &ContainerId) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let obs = self
+            .observe_locked(&dir)?
+            .ok_or_else(|| status_err(id, Status::Creating, "resume", "paused"))?;
+        if obs.status != Status::Paused {
+            return Err(status_err(id, obs.status, "resume", "paused"));
+        }
+        self.platform.resume(&obs.state).map_err(LifecycleError::Platform)
+    }
+
+    /// `update`: applies new resource limits and records them.
+    pub fn update(
+        &self,
+        id: &ContainerId,
+        resources: &LinuxResources,
+    ) -> Result<(), LifecycleError> {
+        let dir = self.store.lock(id)?;
+        let mut obs = self.observe_locked(&dir)?.ok_or_else(|| {
+            status_err(id, Status::Creating, "update", "created, running or paused")
+        })?;
+        if matches!(obs.status, Status::Stopped | Status::Creating) {
+            return Err(status_err(id, obs.status, "update", "created, running or paused"));
+        }
+        obs.state.platform =
+            self.platform.update(&obs.state, resources).map_err(LifecycleError::Platform)?;
+        dir.save(&obs.state)?;
+        Ok(())
+    }
+
+    fn observe_live(
+        &self,
+        id: &ContainerId,
+        verb: &'static str,
+    ) -> Result<Observed, LifecycleError> {
+        let obs = self.observe(id)?;
+        match obs.status {
+            Status::Created | Status::Running | Status::Paused => Ok(obs),
+            s => Err(status_err(id, s, verb, "created, running or paused")),
+        }
+    }
+
+    /// One `stats` event (`events --stats`).
+    pub fn stats(&self, id: &ContainerId) -> Result<Event, LifecycleError> {
+        let obs = self.observe_live(id, "events")?;
+        let data = self.platform.stats(&obs.state).map_err(LifecycleError::Platform)?;
+        Ok(Event { kind: "stats".to_owned(), id: obs.state.id, data: Some(data) })
+    }
+
+    /// `events`: stats every `interval` and OOM kills, until the container
+    /// stops. Runs without the container lock: it is a reader.
+    pub fn events(
+        &self,
+        id: &ContainerId,
+        interval: Duration,
+        emit: &mut dyn FnMut(&Event) -> Result<(), BoxError>,
+    ) -> Result<(), LifecycleError> {
+        let obs = self.observe_live(id, "events")?;
+        self.platform.events(&obs.state, interval, emit).map_err(LifecycleError::Platform)
+    }
+
+    /// `ps`: the pids of the container's processes.
+    pub fn pids(&self, id: &ContainerId) -> Result<Vec<i32>, LifecycleError> {
+        let obs = self.observe(id)?;
+        if obs.status == Status::Creating {
+            return Err(status_err(id, obs.status, "ps", "created"));
+        }
+        self.platform.pids(&obs.state).map_err(LifecycleError::Platform)
+    }
 }
 
 fn apply(state: &mut ContainerState, p: &Progress) {
@@ -269,6 +357,7 @@ mod tests {
         fail_create: Cell<bool>,
         destroyed: RefCell<Vec<String>>,
         killed: RefCell<Vec<i32>>,
+        paused: Cell<bool>,
     }
 
     impl Platform for &Fake {
@@ -292,6 +381,7 @@ mod tests {
             match (self.alive.get(), self.started.get()) {
                 (false, _) => Liveness::Gone,
                 (true, false) => Liveness::Created,
+                (true, true) if self.paused.get() => Liveness::Paused,
                 (true, true) => Liveness::Running,
             }
         }
@@ -309,6 +399,29 @@ mod tests {
         fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
             Ok(0)
         }
+        fn pause(&self, _: &ContainerState) -> Result<(), BoxError> {
+            self.paused.set(true);
+            Ok(())
+        }
+        fn resume(&self, _: &ContainerState) -> Result<(), BoxError> {
+            self.paused.set(false);
+            Ok(())
+        }
+        fn update(
+            &self,
+            state: &ContainerState,
+            r: &LinuxResources,
+        ) -> Result<serde_json::Value, BoxError> {
+            let mut v = state.platform.clone();
+            v["pids"] = serde_json::json!(r.pids().as_ref().map(|p| p.limit()));
+            Ok(v)
+        }
+        fn stats(&self, _: &ContainerState) -> Result<serde_json::Value, BoxError> {
+            Ok(serde_json::json!({"pids": {"current": 1}}))
+        }
+        fn pids(&self, _: &ContainerState) -> Result<Vec<i32>, BoxError> {
+            Ok(vec![42])
+        }
     }
 
     fn bundle() -> tempfile::TempDir {
@@ -319,6 +432,15 @@ mod tests {
             "annotations": {"k": "v"}});
         std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
         dir
+    }
+
+    #[test]
+    fn default_features_claim_only_the_spec_versions() {
+        let fake = Fake::default();
+        assert_eq!(
+            (&fake).features(),
+            serde_json::json!({"ociVersionMin": "1.0.0", "ociVersionMax": "1.2.0"})
+        );
     }
 
     #[test]
@@ -383,5 +505,94 @@ mod tests {
         rt.start(&id).unwrap();
         rt.delete(&id, true).unwrap();
         assert!(!fake.alive.get());
+    }
+
+    #[test]
+    fn pause_resume_update_stats() {
+        let fake = Fake::default();
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), &fake);
+        let b = bundle();
+        let id = ContainerId::new("c4").unwrap();
+        rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+        rt.start(&id).unwrap();
+        assert!(matches!(
+            rt.resume(&id),
+            Err(LifecycleError::Status { status: Status::Running, .. })
+        ));
+        rt.pause(&id).unwrap();
+        assert_eq!(rt.observe(&id).unwrap().status, Status::Paused);
+        assert!(matches!(
+            rt.pause(&id),
+            Err(LifecycleError::Status { status: Status::Paused, .. })
+        ));
+        rt.resume(&id).unwrap();
+        assert_eq!(rt.observe(&id).unwrap().status, Status::Running);
+
+        let res: LinuxResources =
+            serde_json::from_value(serde_json::json!({"pids": {"limit": 7}})).unwrap();
+        rt.update(&id, &res).unwrap();
+        let saved = rt.observe(&id).unwrap().state.platform;
+        assert_eq!(saved["pids"], 7, "update's platform data is persisted");
+        assert_eq!(saved["cg"], "c4");
+
+        let ev = rt.stats(&id).unwrap();
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            serde_json::json!({"type": "stats", "id": "c4", "data": {"pids": {"current": 1}}})
+        );
+        assert_eq!(rt.pids(&id).unwrap(), [42]);
+
+        fake.alive.set(false);
+        assert!(matches!(
+            rt.update(&id, &res),
+            Err(LifecycleError::Status { status: Status::Stopped, .. })
+        ));
+        assert!(matches!(rt.stats(&id), Err(LifecycleError::Status { .. })));
+        assert!(matches!(rt.pause(&id), Err(LifecycleError::Status { .. })));
+        let mut emit = |_: &Event| -> Result<(), BoxError> { Ok(()) };
+        assert!(matches!(
+            rt.events(&id, Duration::from_secs(1), &mut emit),
+            Err(LifecycleError::Status { .. })
+        ));
+    }
+
+    #[test]
+    fn verbs_a_platform_lacks_are_reported() {
+        struct Bare;
+        impl Platform for Bare {
+            fn create(
+                &self,
+                _: &CreateRequest<'_>,
+                _: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
+            ) -> Result<Progress, BoxError> {
+                Ok(Progress { init: Some((1, 1)), platform: serde_json::Value::Null })
+            }
+            fn start(&self, _: &Path, _: &ContainerState) -> Result<(), BoxError> {
+                Ok(())
+            }
+            fn liveness(&self, _: &Path, _: &ContainerState) -> Liveness {
+                Liveness::Running
+            }
+            fn kill(&self, _: &ContainerState, _: i32, _: bool) -> Result<(), BoxError> {
+                Ok(())
+            }
+            fn destroy(&self, _: &ContainerState) -> Result<(), BoxError> {
+                Ok(())
+            }
+            fn wait_foreground(&self, _: &ContainerState) -> Result<i32, BoxError> {
+                Ok(0)
+            }
+        }
+        let root = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(Store::new(root.path()), Bare);
+        let b = bundle();
+        let id = ContainerId::new("c5").unwrap();
+        rt.create(&id, b.path(), &CreateOptions::default()).unwrap();
+        assert_eq!(
+            rt.pause(&id).unwrap_err().to_string(),
+            "pause is not supported on this platform"
+        );
+        assert_eq!(rt.pids(&id).unwrap_err().to_string(), "ps is not supported on this platform");
     }
 }

@@ -5,6 +5,10 @@
 //! nothing below it. A backend returns data; the core persists it.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oci_spec::runtime::LinuxResources;
+use serde::Serialize;
 
 use crate::spec::Bundle;
 use crate::state::{ContainerState, Liveness};
@@ -12,6 +16,22 @@ use crate::state::{ContainerState, Liveness};
 /// Errors crossing the seam: each backend has its own domain errors, boxed
 /// here so the core can carry them to the one place that renders errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A verb this backend does not implement.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not supported on this platform")]
+pub struct Unsupported(pub &'static str);
+
+/// One record of `events`: `{"type": "stats"|"oom", "id": ..., "data": ...}`
+/// as runc prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
 
 /// Options of `create` (runc's flags).
 #[derive(Debug, Clone, Default)]
@@ -122,4 +142,55 @@ pub trait Platform {
     /// terminal if it has one, and returns the exit code to exit with
     /// (128+N when killed by signal N).
     fn wait_foreground(&self, state: &ContainerState) -> Result<i32, BoxError>;
+
+    /// Freezes every process of the container; returns once they are.
+    fn pause(&self, _state: &ContainerState) -> Result<(), BoxError> {
+        Err(Unsupported("pause").into())
+    }
+
+    /// Thaws a paused container.
+    fn resume(&self, _state: &ContainerState) -> Result<(), BoxError> {
+        Err(Unsupported("resume").into())
+    }
+
+    /// Applies new resource limits to a live container (zero values mean
+    /// "unchanged") and returns the platform data to persist in their place.
+    fn update(
+        &self,
+        _state: &ContainerState,
+        _resources: &LinuxResources,
+    ) -> Result<serde_json::Value, BoxError> {
+        Err(Unsupported("update").into())
+    }
+
+    /// The container's resource usage (runc's stats document).
+    fn stats(&self, _state: &ContainerState) -> Result<serde_json::Value, BoxError> {
+        Err(Unsupported("stats").into())
+    }
+
+    /// The pids of every process of the container, ascending.
+    fn pids(&self, _state: &ContainerState) -> Result<Vec<i32>, BoxError> {
+        Err(Unsupported("ps").into())
+    }
+
+    /// Reports stats every `interval` and OOM kills as they happen until the
+    /// container stops or `emit` fails.
+    fn events(
+        &self,
+        _state: &ContainerState,
+        _interval: Duration,
+        _emit: &mut dyn FnMut(&Event) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
+        Err(Unsupported("events").into())
+    }
+
+    /// The runtime-spec features document (`features.md`) of this backend
+    /// on this host. The default claims nothing beyond the spec versions
+    /// `config.json` may have.
+    fn features(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersionMin": crate::spec::MIN_SPEC_VERSION,
+            "ociVersionMax": crate::spec::SPEC_VERSION,
+        })
+    }
 }

@@ -13,6 +13,9 @@ use oci_spec::runtime::Spec;
 /// The runtime-spec version rcr implements and reports.
 pub const SPEC_VERSION: &str = "1.2.0";
 
+/// The oldest runtime-spec version rcr accepts (it accepts every 1.x).
+pub const MIN_SPEC_VERSION: &str = "1.0.0";
+
 /// A bundle whose config parsed and passed the platform-neutral checks.
 #[derive(Debug, Clone)]
 pub struct Bundle {
@@ -139,9 +142,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     if let Some(hooks) = spec.hooks() {
-        use crate::hooks::HookKind::*;
-        for kind in [Prestart, CreateRuntime, CreateContainer, StartContainer, Poststart, Poststop]
-        {
+        for kind in crate::hooks::HookKind::ALL {
             for hook in kind.of(hooks) {
                 if !hook.path().is_absolute() {
                     return Err(SpecError::invalid(
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn versions() {
-        for ok in ["1.0.0", "1.2.0", "1.3.0", "1.0.2-dev", "1.1.0-rc.1"] {
+        for ok in [MIN_SPEC_VERSION, SPEC_VERSION, "1.3.0", "1.0.2-dev", "1.1.0-rc.1"] {
             check_version(ok).unwrap();
         }
         for bad in ["", "2.0.0", "0.9", "1", "a.b", "1..0"] {

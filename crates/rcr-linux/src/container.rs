@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nix::unistd::Pid;
-use rcr_cgroups::{Cgroup, CgroupPath, ContainerMounts, SystemdPath};
-use rcr_core::platform::{BoxError, CreateRequest, Platform, Progress};
+use rcr_cgroups::{Cgroup, CgroupPath, ContainerMounts, Resources, SystemdPath};
+use rcr_core::platform::{BoxError, CreateRequest, Event, Platform, Progress};
 use rcr_core::state::{ContainerState, Liveness};
 use rcr_core::store::EXEC_FIFO;
 use serde::{Deserialize, Serialize};
@@ -18,20 +18,27 @@ use crate::init::CgroupView;
 use crate::plan::{self, LaunchPlan, PlanOptions};
 use crate::seccomp_agent::AgentTarget;
 use crate::spawn::{self, SpawnRequest};
-use crate::{proc, rootless, sys, terminal};
+use crate::{cgroup_verbs, proc, resources, rootless, sys, terminal};
 
 /// How long `delete` waits for a killed init to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
 
 /// What the Linux backend keeps in a container's state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct LinuxData {
+pub(crate) struct LinuxData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    cgroup: Option<Cgroup>,
+    pub(crate) cgroup: Option<Cgroup>,
+    /// The resources applied to the cgroup (the spec's, then updates).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub(crate) resources: Resources,
+}
+
+fn is_default(r: &Resources) -> bool {
+    *r == Resources::default()
 }
 
 impl LinuxData {
-    fn of(state: &ContainerState) -> Result<Self, BoxError> {
+    pub(crate) fn of(state: &ContainerState) -> Result<Self, BoxError> {
         if state.platform.is_null() {
             return Ok(Self::default());
         }
@@ -39,7 +46,7 @@ impl LinuxData {
             .map_err(|e| format!("container {}: unreadable platform state: {e}", state.id).into())
     }
 
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("platform state always serializes")
     }
 }
@@ -177,13 +184,15 @@ impl Platform for Linux {
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
         crate::lsm::check(&plan.lsm)?;
         let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
-        let mut data = LinuxData { cgroup: Some(make_cgroup(req)?) };
+        let spec_resources = req.bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+        let resources = resources::for_create(spec_resources)?;
+        let mut data = LinuxData { cgroup: Some(make_cgroup(req)?), resources };
         record(&Progress { init: None, platform: data.json() })?;
         let cgroup = data.cgroup.as_mut().expect("set just above");
         let view = match cgroup.create() {
             Ok(()) => cgroup_view(cgroup),
             Err(e) if rootless && rootless::is_permission_error(&e) => {
-                if rootless::wants_resources(&req.bundle.spec) {
+                if rootless::wants_limits(&data.resources) {
                     return Err(rootless::RootlessCgroupError(e).into());
                 }
                 tracing::debug!(error = %e, "rootless: running in the caller's cgroup");
@@ -193,6 +202,11 @@ impl Platform for Linux {
             Err(e) => return Err(e.into()),
         };
         record(&Progress { init: None, platform: data.json() })?;
+        // Before any process is in the cgroup, and after it is recorded as
+        // created: on failure the lifecycle's cleanup removes it.
+        if let Some(cgroup) = &data.cgroup {
+            cgroup.apply(&data.resources)?;
+        }
 
         let fifo = req.state_dir.join(EXEC_FIFO);
         // Writable by all: the init opens it after switching to the
@@ -263,6 +277,8 @@ impl Platform for Linux {
         }
         if state_dir.join(EXEC_FIFO).exists() {
             Liveness::Created
+        } else if cgroup_verbs::is_paused(state) {
+            Liveness::Paused
         } else {
             Liveness::Running
         }
@@ -271,29 +287,21 @@ impl Platform for Linux {
     fn kill(&self, state: &ContainerState, signal: i32, all: bool) -> Result<(), BoxError> {
         if all {
             if let Some(cgroup) = LinuxData::of(state)?.cgroup {
-                for pid in cgroup.pids()? {
-                    if let Err(e) = sys::kill_raw(pid, signal) {
-                        if e != nix::Error::ESRCH {
-                            return Err(ProcessError::Signal {
-                                pid: pid.as_raw(),
-                                signal,
-                                source: e.into(),
-                            }
-                            .into());
-                        }
-                    }
-                }
-                return Ok(());
+                return cgroup_verbs::signal_all(&cgroup, signal);
             }
         }
         let Some((pid, fd)) = init_pidfd(state) else {
             return Err(ProcessError::NotRunning(state.id.clone()).into());
         };
         sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), signal)
-            .map_err(|source| ProcessError::Signal { pid: pid.as_raw(), signal, source }.into())
+            .map_err(|source| ProcessError::Signal { pid: pid.as_raw(), signal, source })?;
+        cgroup_verbs::thaw_after_kill(state, signal);
+        Ok(())
     }
 
     fn destroy(&self, state: &ContainerState) -> Result<(), BoxError> {
+        // A frozen v1 init would never act on the SIGKILL below.
+        cgroup_verbs::thaw_after_kill(state, libc::SIGKILL);
         if let Some((pid, fd)) = init_pidfd(state) {
             let _ = sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
             if !wait_gone(&fd, KILL_WAIT) {
@@ -337,5 +345,45 @@ impl Platform for Linux {
         let pid = state.pid.ok_or_else(|| ProcessError::NotRunning(state.id.clone()))?;
         let master = self.foreground.borrow_mut().take().and_then(|f| f.master);
         Ok(crate::foreground::forward_and_wait(Pid::from_raw(pid), master)?)
+    }
+
+    fn pause(&self, state: &ContainerState) -> Result<(), BoxError> {
+        cgroup_verbs::pause(state)
+    }
+
+    fn resume(&self, state: &ContainerState) -> Result<(), BoxError> {
+        cgroup_verbs::resume(state)
+    }
+
+    fn update(
+        &self,
+        state: &ContainerState,
+        resources: &oci_spec::runtime::LinuxResources,
+    ) -> Result<serde_json::Value, BoxError> {
+        cgroup_verbs::update(state, resources)
+    }
+
+    fn stats(&self, state: &ContainerState) -> Result<serde_json::Value, BoxError> {
+        cgroup_verbs::stats(state)
+    }
+
+    fn pids(&self, state: &ContainerState) -> Result<Vec<i32>, BoxError> {
+        cgroup_verbs::pids(state)
+    }
+
+    fn events(
+        &self,
+        state: &ContainerState,
+        interval: Duration,
+        emit: &mut dyn FnMut(&Event) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
+        let Some((_, pidfd)) = init_pidfd(state) else {
+            return Err(ProcessError::NotRunning(state.id.clone()).into());
+        };
+        cgroup_verbs::events(state, &pidfd, interval, emit)
+    }
+
+    fn features(&self) -> serde_json::Value {
+        crate::features::probe()
     }
 }

@@ -25,6 +25,8 @@ pub enum ExecError {
     NoInit(String),
     #[error("--cgroup: sub-cgroups are not supported yet")]
     SubCgroup,
+    #[error("process.execCPUAffinity.{which}: sched_setaffinity: {source}")]
+    Affinity { which: &'static str, source: nix::Error },
     #[error("write pid file {}: {source}", path.display())]
     PidFile { path: PathBuf, source: std::io::Error },
 }
@@ -54,6 +56,15 @@ const JOIN_ORDER: [CloneFlags; 7] = [
     CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
     CloneFlags::CLONE_NEWNS,
 ];
+
+/// The kernel's CPU mask for a planned CPU list.
+pub(crate) fn cpu_set(cpus: &crate::plan::CpuList) -> Result<nix::sched::CpuSet, ExecError> {
+    let mut set = nix::sched::CpuSet::new();
+    for &cpu in &cpus.0 {
+        set.set(cpu).map_err(|source| ExecError::Affinity { which: "cpus", source })?;
+    }
+    Ok(set)
+}
 
 fn write_pid_file(path: &Path, pid: Pid) -> Result<(), ExecError> {
     let err = |source| ExecError::PidFile { path: path.to_owned(), source };
@@ -137,6 +148,15 @@ pub fn exec(
         sys::Forked::Parent(pid) => pid,
     };
     drop((chan, console));
+    // execCPUAffinity.initial holds until the cgroup takes over; set by us
+    // on the child's pid, so it is in force before the child joins.
+    let affinity = plan.attrs.exec_cpu_affinity.as_ref();
+    if let Some(cpus) = affinity.and_then(|a| a.initial.as_ref()) {
+        if let Err(e) = nix::sched::sched_setaffinity(pid, &cpu_set(cpus)?) {
+            kill_and_reap(pid);
+            return Err(ExecError::Affinity { which: "initial", source: e }.into());
+        }
+    }
     if let Some(cg) = cgroup {
         if let Err(e) = cg.add_pid(pid) {
             kill_and_reap(pid);

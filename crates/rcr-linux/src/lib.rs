@@ -5,14 +5,19 @@
 //! - [`spawn`]: the parent side of `create` and `start`;
 //! - [`seccomp_agent`]: handing a seccomp notify fd to its agent;
 //! - [`init`]: the container init's step list;
+//! - [`features`]: the runtime-spec features document;
 //! - [`console`]: sending and receiving a terminal over a console socket;
 //! - [`terminal`]: a foreground `run`'s relay of the container's terminal;
+//! - [`resources`]: `linux.resources` to cgroup settings;
+//! - [`cgroup_verbs`]: pause/resume, update, stats, ps and events;
 //! - [`sys`]: the only home of raw syscalls.
 
 pub mod binary;
+pub mod cgroup_verbs;
 pub mod console;
 pub mod container;
 pub mod exec;
+pub mod features;
 pub mod foreground;
 pub mod idmap;
 pub mod init;
@@ -20,6 +25,7 @@ pub mod lsm;
 pub mod plan;
 pub mod proc;
 pub mod proto;
+pub mod resources;
 pub mod rootless;
 pub mod seccomp_agent;
 pub mod spawn;

@@ -5,8 +5,7 @@
 //! that asks for no resource limits then simply runs in its creator's
 //! cgroup; one that asks for limits fails, since they could not be applied.
 
-use oci_spec::runtime::Spec;
-use rcr_cgroups::CgroupError;
+use rcr_cgroups::{CgroupError, Resources};
 
 /// A rootless container asked for resources, and its cgroup cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -16,22 +15,12 @@ use rcr_cgroups::CgroupError;
 )]
 pub struct RootlessCgroupError(pub CgroupError);
 
-/// Whether `spec` asks for resource limits. The device rules are not
-/// counted: they only restrict, and without a cgroup the user namespace
-/// already keeps the container from creating device nodes.
-pub fn wants_resources(spec: &Spec) -> bool {
-    let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
-        return false;
-    };
-    let value = serde_json::to_value(resources).expect("resources always serialize");
-    value.as_object().is_some_and(|fields| {
-        fields.iter().any(|(name, v)| {
-            name != "devices"
-                && !v.is_null()
-                && v.as_array().is_none_or(|a| !a.is_empty())
-                && v.as_object().is_none_or(|o| !o.is_empty())
-        })
-    })
+/// Whether `resources` (as converted for create, unset values dropped) hold
+/// any limit. The device rules are not counted: they only restrict, and
+/// without a cgroup the user namespace already keeps the container from
+/// creating device nodes.
+pub fn wants_limits(resources: &Resources) -> bool {
+    *resources != Resources { devices: resources.devices.clone(), ..Resources::default() }
 }
 
 /// Whether creating the cgroup failed for want of permission.
@@ -49,23 +38,18 @@ pub fn is_permission_error(e: &CgroupError) -> bool {
 mod tests {
     use super::*;
 
-    fn spec(resources: serde_json::Value) -> Spec {
-        serde_json::from_value(serde_json::json!({
-            "ociVersion": "1.2.0", "root": {"path": "rootfs"},
-            "linux": {"resources": resources}
-        }))
-        .unwrap()
+    fn limits(spec: serde_json::Value) -> bool {
+        let spec: oci_spec::runtime::LinuxResources = serde_json::from_value(spec).unwrap();
+        wants_limits(&crate::resources::for_create(Some(&spec)).unwrap())
     }
 
     #[test]
     fn resources_that_count() {
-        assert!(!wants_resources(&spec(serde_json::json!(null))));
-        assert!(!wants_resources(&spec(
-            serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})
-        )));
-        assert!(!wants_resources(&spec(serde_json::json!({"hugepageLimits": []}))));
-        assert!(wants_resources(&spec(serde_json::json!({"pids": {"limit": 10}}))));
-        assert!(wants_resources(&spec(serde_json::json!({"memory": {"limit": 1048576}}))));
+        assert!(!wants_limits(&crate::resources::for_create(None).unwrap()));
+        assert!(!limits(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]})));
+        assert!(!limits(serde_json::json!({"memory": {"limit": 0}})), "zero is unset");
+        assert!(limits(serde_json::json!({"pids": {"limit": 10}})));
+        assert!(limits(serde_json::json!({"memory": {"limit": 1048576}})));
     }
 
     #[test]

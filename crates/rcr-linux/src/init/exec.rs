@@ -49,6 +49,15 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
         _ => sys::exit_now(1),
     }
     let chan = &ctx.chan;
+    // Now in the container's cgroup: execCPUAffinity.final applies.
+    if let Some(cpus) = plan.attrs.exec_cpu_affinity.as_ref().and_then(|a| a.last.as_ref()) {
+        step(chan, "execCPUAffinity.final", || {
+            let set = crate::exec::cpu_set(cpus).map_err(|e| InitError::msg(e.to_string()))?;
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(|e| {
+                InitError::errno("process.execCPUAffinity.final: sched_setaffinity", e)
+            })
+        })?;
+    }
     step(chan, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
     step(chan, "join namespaces", || {
         for (kind, fd) in &ctx.join {

@@ -328,7 +328,10 @@ fn remount_readonly(path: &Path, recursive_bind_first: bool) -> InitResult<()> {
         do_mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
             .map_err(|e| InitError::errno(ctx(), e))?;
     }
-    let fd: OwnedFd = std::fs::File::open(path).map_err(|e| InitError::io(ctx(), &e))?.into();
+    // O_PATH: the path may be a device node (whose open could fail or have
+    // side effects) or a fifo (whose open would block).
+    let fd =
+        sys::open(path, OFlag::O_PATH, Mode::empty()).map_err(|e| InitError::errno(ctx(), e))?;
     let flags = MsFlags::MS_BIND
         | MsFlags::MS_REMOUNT
         | MsFlags::MS_RDONLY

@@ -19,6 +19,7 @@ use oci_spec::runtime::Arch;
 use super::InitResult;
 use crate::plan::{
     ArgCondition, CompareOp, LaunchPlan, LoadPoint, SeccompAction, SeccompFlag, SeccompPlan,
+    SECCOMP_ARCHITECTURES, SECCOMP_FILTER_FLAGS,
 };
 use crate::proto::{Channel, FromInit, InitError, Level};
 use crate::sys;
@@ -44,8 +45,14 @@ impl std::fmt::Debug for Filter {
     }
 }
 
+/// The version of the libseccomp rcr runs with (not the one it was built
+/// against).
+pub fn libseccomp_version() -> Option<String> {
+    ScmpVersion::current().ok().map(|v| v.to_string())
+}
+
 fn library_version() -> String {
-    ScmpVersion::current().map_or_else(|_| "(unknown version)".to_owned(), |v| v.to_string())
+    libseccomp_version().unwrap_or_else(|| "(unknown version)".to_owned())
 }
 
 fn lib_error(what: impl Into<String>, e: &libseccomp::error::SeccompError) -> InitError {
@@ -124,6 +131,31 @@ fn set_flag(ctx: &mut ScmpFilterContext, flag: SeccompFlag) -> InitResult<()> {
         lib_error(format!("linux.seccomp.flags: {}", flag.name()), &e)
             .with_hint("the flag is not supported by this kernel or libseccomp")
     })
+}
+
+/// The filter flags that this host's libseccomp and kernel can set, found
+/// the way [`build_filter`] sets them (libseccomp asks the kernel).
+pub fn supported_flags() -> Vec<SeccompFlag> {
+    SECCOMP_FILTER_FLAGS
+        .iter()
+        .copied()
+        .filter(|&flag| {
+            ScmpFilterContext::new(ScmpAction::Allow)
+                .is_ok_and(|mut ctx| set_flag(&mut ctx, flag).is_ok())
+        })
+        .collect()
+}
+
+/// The architectures this host's libseccomp can add to a filter.
+pub fn supported_architectures() -> Vec<Arch> {
+    SECCOMP_ARCHITECTURES
+        .iter()
+        .copied()
+        .filter(|&a| {
+            ScmpFilterContext::new(ScmpAction::Allow)
+                .is_ok_and(|mut ctx| ctx.add_arch(arch(a)).is_ok())
+        })
+        .collect()
 }
 
 /// Builds the libseccomp filter for `plan`. This is the one place a filter
@@ -397,6 +429,27 @@ mod tests {
         });
         let e = build_filter(&bad).unwrap_err().to_string();
         assert!(e.starts_with("linux.seccomp.syscalls[7]: add rule for getppid: "), "{e}");
+    }
+
+    #[test]
+    fn probes_agree_with_building_a_filter() {
+        let flags = supported_flags();
+        // TSYNC predates every libseccomp and kernel rcr can run with.
+        assert!(flags.contains(&SeccompFlag::Tsync), "{flags:?}");
+        for &flag in SECCOMP_FILTER_FLAGS {
+            let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "flags": [flag.name()]}));
+            assert_eq!(build_filter(&plan).is_ok(), flags.contains(&flag), "{flag:?}");
+        }
+        let archs = supported_architectures();
+        assert!(archs.contains(&Arch::ScmpArchX86_64) && archs.contains(&Arch::ScmpArchAarch64));
+        for &a in SECCOMP_ARCHITECTURES {
+            let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": [a]}));
+            assert_eq!(build_filter(&plan).is_ok(), archs.contains(&a), "{a:?}");
+        }
+        let version = libseccomp_version().unwrap();
+        assert_eq!(version.split('.').count(), 3, "{version}");
     }
 
     #[test]

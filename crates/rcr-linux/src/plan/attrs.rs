@@ -69,6 +69,12 @@ pub fn capability_names(mask: u64) -> Vec<String> {
     names
 }
 
+/// Every capability the name table knows, as a mask; capabilities outside
+/// it are only known by number (`CAP_<n>`).
+pub fn named_capabilities() -> u64 {
+    caps::all().into_iter().fold(0, |m, c| m | c.bitmask())
+}
+
 /// One resource limit (`setrlimit(2)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rlimit {

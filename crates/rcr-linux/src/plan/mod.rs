@@ -18,13 +18,16 @@ use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 
 pub use attrs::{
-    capability_names, CapabilitySets, CpuList, ExecAffinity, IoPriority, ProcessAttrs, Rlimit,
-    SchedulerPlan,
+    capability_names, named_capabilities, CapabilitySets, CpuList, ExecAffinity, IoPriority,
+    ProcessAttrs, Rlimit, SchedulerPlan,
 };
-pub use mounts::{parse_mount, IdmapUsers, MountIdmap, MountKind, MountPlan, Propagation};
+pub use mounts::{
+    known_options, parse_mount, IdmapUsers, MountIdmap, MountKind, MountPlan, Propagation,
+};
 pub use seccomp::{
     plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
-    SeccompPlan, SyscallRule,
+    SeccompPlan, SyscallRule, ACTIONS as SECCOMP_ACTIONS, ARCHITECTURES as SECCOMP_ARCHITECTURES,
+    FILTER_FLAGS as SECCOMP_FILTER_FLAGS, OPERATORS as SECCOMP_OPERATORS,
 };
 pub use sysctl::Sysctl;
 pub use userns::{map_text, offsets_text, IdMap, IdMappings, TimeOffset, CLONE_NEWTIME};
@@ -145,6 +148,13 @@ pub struct LsmPlan {
     pub mount_label: Option<String>,
 }
 
+/// The namespace types a container may ask for, to be created or joined;
+/// the others are refused. The one list `rcr features` reports from.
+pub fn supported_namespaces() -> &'static [LinuxNamespaceType] {
+    use LinuxNamespaceType::*;
+    &[Mount, Cgroup, Uts, Ipc, User, Pid, Network, Time]
+}
+
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
@@ -189,6 +199,12 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
     for ns in &namespaces {
         let flag = ns_flag(ns.typ());
         let name = ns_name(ns.typ());
+        if !supported_namespaces().contains(&ns.typ()) {
+            return Err(PlanError::new(
+                "linux.namespaces",
+                format!("{name} namespaces are not supported by this rcr build yet"),
+            ));
+        }
         if seen.contains(flag) {
             return Err(PlanError::new(
                 "linux.namespaces",
@@ -506,6 +522,23 @@ mod tests {
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
         let e = plan_of(v).unwrap_err().to_string();
         assert!(e.contains("uts namespace"), "{e}");
+        use LinuxNamespaceType::*;
+        for t in [Mount, Cgroup, Uts, Ipc, User, Pid, Network, Time] {
+            if supported_namespaces().contains(&t) {
+                continue;
+            }
+            let mut v = base();
+            v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "uts"},
+                {"type": ns_name(t), "path": "/proc/1/ns/x"}]);
+            assert_eq!(
+                plan_of(v).unwrap_err().to_string(),
+                format!(
+                    "invalid config: linux.namespaces: {} namespaces are not supported by this \
+                     rcr build yet",
+                    ns_name(t)
+                )
+            );
+        }
     }
 
     #[test]

@@ -12,21 +12,21 @@ use super::userns::{mappings, IdMappings};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Propagation(pub MsFlags);
 
+/// Every propagation option, with the change it makes.
+const PROPAGATIONS: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
 impl Propagation {
     pub fn parse(name: &str) -> Option<Self> {
-        let rec = MsFlags::MS_REC;
-        let f = match name {
-            "private" => MsFlags::MS_PRIVATE,
-            "rprivate" => MsFlags::MS_PRIVATE | rec,
-            "shared" => MsFlags::MS_SHARED,
-            "rshared" => MsFlags::MS_SHARED | rec,
-            "slave" => MsFlags::MS_SLAVE,
-            "rslave" => MsFlags::MS_SLAVE | rec,
-            "unbindable" => MsFlags::MS_UNBINDABLE,
-            "runbindable" => MsFlags::MS_UNBINDABLE | rec,
-            _ => return None,
-        };
-        Some(Self(f))
+        PROPAGATIONS.iter().find(|(n, _)| *n == name).map(|(_, f)| Self(*f))
     }
 }
 
@@ -91,8 +91,13 @@ impl MountPlan {
     }
 }
 
+/// `MS_NOSYMFOLLOW` (Linux 5.10), which nix does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
+
 /// (name, flag, clears) for every flag option mount(8) knows.
 const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
+    // mount(8)'s "rw,suid,dev,exec,auto,nouser,async": no flag at all.
+    ("defaults", MsFlags::empty(), false),
     ("ro", MsFlags::MS_RDONLY, false),
     ("rw", MsFlags::MS_RDONLY, true),
     ("nosuid", MsFlags::MS_NOSUID, false),
@@ -121,11 +126,38 @@ const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
     ("loud", MsFlags::MS_SILENT, true),
     ("iversion", MsFlags::MS_I_VERSION, false),
     ("noiversion", MsFlags::MS_I_VERSION, true),
+    ("acl", MsFlags::MS_POSIXACL, false),
+    ("noacl", MsFlags::MS_POSIXACL, true),
+    ("nosymfollow", MS_NOSYMFOLLOW, false),
+    ("symfollow", MS_NOSYMFOLLOW, true),
 ];
+
+/// The options that make a bind mount (`rbind` a recursive one).
+const BIND_OPTIONS: &[&str] = &["bind", "rbind"];
+
+/// The options that ask for an id mapping (`ridmap` on every mount of an
+/// `rbind`).
+const IDMAP_OPTIONS: &[&str] = &["idmap", "ridmap"];
 
 /// Options for features that come with later work: refused with a clear
 /// message rather than passed to the filesystem as data.
 const UNSUPPORTED: &[&str] = &["tmpcopyup"];
+
+/// Every mount option [`parse_mount`] interprets itself, sorted: flags,
+/// propagation, bind and idmap options. Anything else is filesystem data,
+/// passed to mount(2) as is, or refused.
+pub fn known_options() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = FLAG_OPTIONS
+        .iter()
+        .map(|(n, _, _)| *n)
+        .chain(PROPAGATIONS.iter().map(|(n, _)| *n))
+        .chain(BIND_OPTIONS.iter().copied())
+        .chain(IDMAP_OPTIONS.iter().copied())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
 
 /// Resolves one spec mount; `bundle` anchors relative bind sources and
 /// `container_users` is what an `idmap` mount without mappings of its own
@@ -159,11 +191,9 @@ pub fn parse_mount(
             }
         } else if let Some(p) = Propagation::parse(opt) {
             propagation.push(p);
-        } else if opt == "bind" {
-            bind = Some(bind.unwrap_or(false));
-        } else if opt == "rbind" {
-            bind = Some(true);
-        } else if opt == "idmap" || opt == "ridmap" {
+        } else if BIND_OPTIONS.contains(&opt) {
+            bind = Some(opt == "rbind" || bind.unwrap_or(false));
+        } else if IDMAP_OPTIONS.contains(&opt) {
             idmap_option = Some(opt == "ridmap");
         } else if UNSUPPORTED.contains(&opt) || opt.starts_with('r') && rec_attr(opt) {
             return Err(format!("mount option {opt:?} is not supported yet"));
@@ -274,6 +304,12 @@ mod tests {
         assert_eq!(m.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
         assert_eq!(m.data, "mode=755,size=65536k");
         assert!(!m.needs_remount());
+        // Options the kernel does not take as filesystem data.
+        let m = mount(serde_json::json!({"destination": "/x", "type": "tmpfs",
+            "options": ["defaults", "acl", "nosymfollow"]}))
+        .unwrap();
+        assert_eq!(m.flags, MsFlags::MS_POSIXACL | MS_NOSYMFOLLOW);
+        assert_eq!(m.data, "");
     }
 
     #[test]
@@ -374,5 +410,28 @@ mod tests {
             "uidMappings": maps(0, 1000, 0), "gidMappings": maps(0, 1000, 1)}))
         .unwrap_err();
         assert_eq!(e, "uidMappings[0]: size must be at least 1");
+    }
+
+    #[test]
+    fn known_options_are_the_ones_parsed() {
+        let known = known_options();
+        for name in ["rbind", "bind", "nosuid", "ro", "rw", "rprivate", "defaults", "nosymfollow"] {
+            assert!(known.contains(&name), "{name}");
+        }
+        assert!(known.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        // Every listed option is taken by the parser, never passed on as data.
+        for name in &known {
+            let mut v = serde_json::json!({"destination": "/x", "type": "tmpfs",
+                "source": "/s", "options": [name]});
+            if IDMAP_OPTIONS.contains(name) {
+                v["type"] = serde_json::json!("bind");
+                v["uidMappings"] = maps(0, 1000, 1);
+                v["gidMappings"] = maps(0, 1000, 1);
+            }
+            assert_eq!(mount(v).unwrap().data, "", "{name}");
+        }
+        for refused in UNSUPPORTED {
+            assert!(!known.contains(refused), "{refused}");
+        }
     }
 }

@@ -32,6 +32,57 @@ const MAX_ARGS: usize = 6;
 /// park the init in a notification no agent can see yet.
 const FD_PASSING_SYSCALL: &str = "sendmsg";
 
+/// Declares `$name`, every variant of `$ty`. The match makes a variant that
+/// oci-spec (or this module) adds a compile error here, rather than a name
+/// silently missing from `rcr features`.
+/// Variants after `unlisted:` are accepted but left out of the list.
+macro_rules! every_variant {
+    (
+        $(#[$doc:meta])* $name:ident: $ty:ident = [$($v:ident),+ $(,)?]
+        $(unlisted: [$($u:ident),+])?
+    ) => {
+        $(#[$doc])*
+        pub const $name: &[$ty] = &[$($ty::$v),+];
+        const _: () = {
+            #[allow(dead_code)]
+            fn exhaustive(v: $ty) {
+                match v {
+                    $($ty::$v)|+ $($(| $ty::$u)+)? => {}
+                }
+            }
+        };
+    };
+}
+
+every_variant!(
+    /// Every `action` the plan accepts: all of runtime-spec's.
+    ACTIONS: LinuxSeccompAction = [
+        ScmpActKill, ScmpActKillProcess, ScmpActKillThread, ScmpActTrap, ScmpActErrno,
+        ScmpActTrace, ScmpActAllow, ScmpActLog, ScmpActNotify,
+    ]
+);
+
+every_variant!(
+    /// Every argument comparison `op` the plan accepts.
+    OPERATORS: LinuxSeccompOperator = [
+        ScmpCmpNe, ScmpCmpLt, ScmpCmpLe, ScmpCmpEq, ScmpCmpGe, ScmpCmpGt, ScmpCmpMaskedEq,
+    ]
+);
+
+every_variant!(
+    /// Every named architecture the plan accepts (`SCMP_ARCH_NATIVE`, which
+    /// names none, is accepted too); whether libseccomp knows one is found
+    /// out when the filter is built.
+    ARCHITECTURES: Arch = [
+        ScmpArchX86, ScmpArchX86_64, ScmpArchX32, ScmpArchArm, ScmpArchAarch64, ScmpArchMips,
+        ScmpArchMips64, ScmpArchMips64n32, ScmpArchMipsel, ScmpArchMipsel64,
+        ScmpArchMipsel64n32, ScmpArchPpc, ScmpArchPpc64, ScmpArchPpc64le, ScmpArchS390,
+        ScmpArchS390x, ScmpArchParisc, ScmpArchParisc64, ScmpArchRiscv64, ScmpArchLoongarch64,
+        ScmpArchM68k, ScmpArchSh, ScmpArchSheb,
+    ]
+    unlisted: [ScmpArchNative]
+);
+
 /// What the filter does with a matching syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeccompAction {
@@ -95,6 +146,11 @@ pub enum SeccompFlag {
     SpecAllow,
     WaitKillableRecv,
 }
+
+every_variant!(
+    /// Every filter flag the plan accepts.
+    FILTER_FLAGS: SeccompFlag = [Tsync, Log, SpecAllow, WaitKillableRecv]
+);
 
 impl SeccompFlag {
     /// The spec's name of the flag.

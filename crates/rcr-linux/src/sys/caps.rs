@@ -82,6 +82,12 @@ pub fn capbset_read(cap: u32) -> nix::Result<bool> {
     prctl(libc::PR_CAPBSET_READ, cap.into(), 0).map(|r| r == 1)
 }
 
+/// The capabilities the running kernel knows, as a mask: the bounding-set
+/// probe answers `EINVAL` past `cap_last_cap`, with no need for /proc.
+pub fn kernel_caps() -> u64 {
+    (0..64u32).take_while(|&n| capbset_read(n).is_ok()).fold(0, |m, n| m | 1 << n)
+}
+
 /// Removes `cap` from the bounding set (needs `CAP_SETPCAP`).
 pub fn capbset_drop(cap: u32) -> nix::Result<()> {
     prctl(libc::PR_CAPBSET_DROP, cap.into(), 0).map(drop)
@@ -107,5 +113,17 @@ mod tests {
         assert_eq!(state.effective & !state.permitted, 0, "{state:?}");
         assert!(capbset_read(0).is_ok());
         assert_eq!(capbset_read(63), Err(nix::Error::EINVAL));
+    }
+
+    #[test]
+    fn kernel_caps_are_contiguous_from_zero() {
+        let known = kernel_caps();
+        assert_eq!(known & (known + 1), 0, "{known:#x}");
+        let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(known.count_ones(), last + 1, "{known:#x}");
     }
 }

@@ -13,7 +13,7 @@ mod caps;
 
 pub use attrs::{ioprio_set, open_beneath, sched_setattr, set_personality};
 pub use caps::{
-    ambient_clear, ambient_raise, capbset_drop, capbset_read, capget, capset, CapState,
+    ambient_clear, ambient_raise, capbset_drop, capbset_read, capget, capset, kernel_caps, CapState,
 };
 
 /// Which side of a fork we are on.
