@@ -69,7 +69,7 @@ fn every_hook_runs_at_its_moment() {
     let created = read_json(&out.path().join("createRuntime.json"));
     assert_eq!(created["id"], id.as_str());
     assert_eq!(created["pid"], pid);
-    assert_eq!(created["status"], "creating");
+    assert_eq!(created["status"], "created");
     assert_eq!(created["bundle"], state["bundle"]);
     // Runtime hooks run in the host's mount namespace, createContainer in
     // the container's.

@@ -1036,3 +1036,19 @@ fn docker_like_profile() -> Value {
         ]
     })
 }
+
+#[test]
+fn a_profile_denying_getcwd_still_starts() {
+    // runtime-tools' linux_seccomp: getcwd → ERRNO without no_new_privs, so
+    // the filter is in force before the init's own cwd check would run.
+    if !ready("a_profile_denying_getcwd_still_starts") {
+        return;
+    }
+    let rcr = rcr();
+    let bundle = bundle_with(json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}));
+    bundle.edit(|c| c["process"]["noNewPrivileges"] = json!(false));
+    bundle.set_args(&["/rcr-probe", "exit", "0"]);
+    let out = run(&rcr, &bundle, "getcwd");
+    assert!(out.status.success(), "{}", stderr(&out));
+}

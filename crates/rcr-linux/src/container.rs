@@ -131,7 +131,9 @@ fn hook_state(req: &CreateRequest<'_>) -> serde_json::Value {
         ContainerState::creating(req.id, req.bundle.dir.clone(), req.bundle.rootfs.clone());
     state.annotations =
         req.bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
-    state.oci_state(rcr_core::Status::Creating)
+    // What runtime-tools and crun pass to prestart, createRuntime,
+    // createContainer and startContainer hooks.
+    state.oci_state(rcr_core::Status::Created)
 }
 
 /// A pidfd for the container's init, if it is still the process we started.

@@ -83,6 +83,7 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
     step(chan, "security labels", || crate::lsm::apply(&plan.lsm))?;
     step(chan, "close fds", || close_fds(ctx.preserve_fds))?;
     let mut filter = step(chan, "build seccomp filter", || seccomp::build(plan, chan))?;
+    step(chan, "cwd check", || process::check_cwd(&plan.process.cwd))?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeIdentity, chan)?;
     step(chan, "user and groups", || process::identity(&plan.process))?;
     step(chan, "capabilities", || caps::install(&caps, &warn))?;

@@ -116,6 +116,7 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     let mut filter = step(&ctx.chan, "build seccomp filter", || seccomp::build(plan, &ctx.chan))?;
     // The state directory is root's alone: reach the fifo while still root.
     let fifo = step(&ctx.chan, "find exec fifo", || find_fifo(ctx))?;
+    step(&ctx.chan, "cwd check", || process::check_cwd(&plan.process.cwd))?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeIdentity, &ctx.chan)?;
     step(&ctx.chan, "user and groups", || process::identity(&plan.process))?;
     step(&ctx.chan, "capabilities", || caps::install(&caps, &warn))?;

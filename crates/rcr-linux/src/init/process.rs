@@ -49,9 +49,11 @@ pub fn identity(p: &ProcessPlan) -> InitResult<()> {
 /// Enters the working directory and checks that it really is inside the
 /// container: a leaked host fd used as cwd (CVE-2024-21626) shows up as a
 /// path that getcwd cannot express from our root.
-pub fn enter_cwd(cwd: &Path) -> InitResult<()> {
-    nix::unistd::chdir(cwd)
-        .map_err(|e| InitError::errno(format!("chdir to {}", cwd.display()), e))?;
+///
+/// Run while still root and before a seccomp filter can forbid getcwd;
+/// [`enter_cwd`] then repeats the chdir as the container user.
+pub fn check_cwd(cwd: &Path) -> InitResult<()> {
+    enter_cwd(cwd)?;
     let now = nix::unistd::getcwd().map_err(|e| InitError::errno("getcwd", e))?;
     if !now.is_absolute() {
         return Err(InitError::msg(format!(
@@ -60,6 +62,12 @@ pub fn enter_cwd(cwd: &Path) -> InitResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Enters the working directory (as the container user: its permissions
+/// apply).
+pub fn enter_cwd(cwd: &Path) -> InitResult<()> {
+    nix::unistd::chdir(cwd).map_err(|e| InitError::errno(format!("chdir to {}", cwd.display()), e))
 }
 
 fn is_executable(path: &Path) -> bool {
