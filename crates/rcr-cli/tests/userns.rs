@@ -759,6 +759,29 @@ fn rootless_refuses_resources_it_cannot_apply() {
     assert!(stderr.contains("linux.resources of a rootless container need a cgroup"), "{stderr}");
 }
 
+/// How many subordinate ids the test maps.
+const SUB_SIZE: u32 = 65536;
+
+/// The first range of at least [`SUB_SIZE`] ids `file` (/etc/subuid or
+/// /etc/subgid) gives [`TEST_USER`]; one is added if there is none.
+fn subordinate_range(file: &str) -> u32 {
+    let text = fs::read_to_string(file).unwrap_or_default();
+    let given = text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let user = f.next()?;
+        let start: u32 = f.next()?.parse().ok()?;
+        let count: u32 = f.next()?.parse().ok()?;
+        (user == TEST_USER && count >= SUB_SIZE).then_some(start)
+    });
+    given.unwrap_or_else(|| {
+        const START: u32 = 300_000;
+        let mut f = fs::OpenOptions::new().append(true).create(true).open(file).unwrap();
+        std::io::Write::write_all(&mut f, format!("{TEST_USER}:{START}:{SUB_SIZE}\n").as_bytes())
+            .unwrap();
+        START
+    })
+}
+
 /// More than its own id: rcr uses newuidmap/newgidmap with the user's
 /// /etc/subuid and /etc/subgid ranges.
 #[test]
@@ -769,22 +792,14 @@ fn rootless_with_subordinate_ids() {
         skip(TEST, "newuidmap/newgidmap are not installed (apt-get install uidmap)");
         return;
     }
-    const SUB_BASE: u32 = 300_000;
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = fs::read_to_string(file).unwrap_or_default();
-        let entry = format!("{TEST_USER}:{SUB_BASE}:65536");
-        if !text.lines().any(|l| l == entry) {
-            let mut f = fs::OpenOptions::new().append(true).create(true).open(file).unwrap();
-            std::io::Write::write_all(&mut f, format!("{entry}\n").as_bytes()).unwrap();
-        }
-    }
+    let (sub_uid, sub_gid) = (subordinate_range("/etc/subuid"), subordinate_range("/etc/subgid"));
     let bundle = user.bundle(&["/rcr-probe"]);
     let (uid, gid) = (user.uid, user.gid);
     bundle.edit(|c| {
         c["linux"]["uidMappings"] =
-            json!([{"containerID": 0, "hostID": uid, "size": 1}, {"containerID": 1, "hostID": SUB_BASE, "size": 65536}]);
+            json!([{"containerID": 0, "hostID": uid, "size": 1}, {"containerID": 1, "hostID": sub_uid, "size": SUB_SIZE}]);
         c["linux"]["gidMappings"] =
-            json!([{"containerID": 0, "hostID": gid, "size": 1}, {"containerID": 1, "hostID": SUB_BASE, "size": 65536}]);
+            json!([{"containerID": 0, "hostID": gid, "size": 1}, {"containerID": 1, "hostID": sub_gid, "size": SUB_SIZE}]);
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
     });
     let report = probe_report(&stdout_ok(&user.run(&[
@@ -801,14 +816,14 @@ fn rootless_with_subordinate_ids() {
             .map(|l| l.as_str().unwrap().split_whitespace().map(str::to_owned).collect())
             .collect()
     };
-    let want = |own: u32| {
+    let want = |own: u32, sub: u32| {
         vec![
             vec!["0".to_owned(), own.to_string(), "1".to_owned()],
-            vec!["1".to_owned(), SUB_BASE.to_string(), "65536".to_owned()],
+            vec!["1".to_owned(), sub.to_string(), SUB_SIZE.to_string()],
         ]
     };
-    assert_eq!(lines("uid_map"), want(uid));
-    assert_eq!(lines("gid_map"), want(gid));
+    assert_eq!(lines("uid_map"), want(uid, sub_uid));
+    assert_eq!(lines("gid_map"), want(gid, sub_gid));
     // newgidmap leaves setgroups allowed, so the extra group could be set.
     assert_eq!(report["setgroups"], "allow");
     assert_eq!((report["uid"].as_u64(), report["gid"].as_u64()), (Some(1000), Some(1000)));
