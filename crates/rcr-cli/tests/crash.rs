@@ -667,7 +667,11 @@ fn exec_killed_at_every_point_is_recoverable() {
         match point {
             // Before Proceed the child gets EOF on its socket and exits.
             "exec:after-fork" | "exec:after-cgroup" => {
-                assert!(wait_until(TIMEOUT, || procs() == 1), "{point}: {:?}", processes_in_cgroup(&id))
+                assert!(
+                    wait_until(TIMEOUT, || procs() == 1),
+                    "{point}: {:?}",
+                    processes_in_cgroup(&id)
+                )
             }
             // After Ready the process runs on, in the container's cgroup.
             _ => assert!(wait_until(TIMEOUT, || procs() == 2), "{point}"),

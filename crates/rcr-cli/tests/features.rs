@@ -79,7 +79,7 @@ fn features_document() {
     }
     assert_eq!(linux["cgroup"]["systemd"], false);
     assert_eq!(linux["intelRdt"], json!({"enabled": false}));
-    assert_eq!(linux["mountExtensions"], json!({"idmap": {"enabled": false}}));
+    assert_eq!(linux["mountExtensions"], json!({"idmap": {"enabled": true}}));
     let apparmor = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.trim() == "Y");
     assert_eq!(linux["apparmor"]["enabled"], apparmor);
@@ -151,8 +151,9 @@ fn a_container_can_use_every_listed_feature() {
             // A remount changes an existing mount: the one made just before.
             "remount" => json!({"destination": format!("/mnt/opt{}", i - 1), "type": "tmpfs",
                 "source": "tmpfs", "options": ["remount", "nosuid"]}),
-            "bind" | "rbind" => json!({"destination": destination, "type": "bind",
-                "source": bundle.rootfs().join("bindsrc"), "options": [option]}),
+            // idmap options take the container's user namespace mapping.
+            "bind" | "rbind" | "idmap" | "ridmap" => json!({"destination": destination,
+                "type": "bind", "source": bundle.rootfs().join("bindsrc"), "options": [option]}),
             _ => json!({"destination": destination, "type": "tmpfs", "source": "tmpfs",
                 "options": [option]}),
         });

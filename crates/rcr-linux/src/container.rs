@@ -20,7 +20,7 @@ use crate::init::CgroupView;
 use crate::plan::{self, LaunchPlan, PlanOptions};
 use crate::seccomp_agent::AgentTarget;
 use crate::spawn::{self, SpawnRequest};
-use crate::{cgroup_verbs, proc, resources, sys, terminal};
+use crate::{cgroup_verbs, proc, resources, rootless, sys, terminal};
 
 /// How long `delete` waits for a killed init to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -198,10 +198,12 @@ impl Platform for Linux {
         req: &CreateRequest<'_>,
         record: &mut dyn FnMut(&Progress) -> Result<(), BoxError>,
     ) -> Result<Progress, BoxError> {
+        let rootless = !nix::unistd::geteuid().is_root();
         let opts = PlanOptions {
             no_pivot: req.options.no_pivot,
             listen_fds: req.options.listen_fds,
             session_keyring: (!req.options.no_new_keyring).then(|| format!("_ses.{}", req.id)),
+            rootless,
         };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
         crate::lsm::check(&plan.lsm)?;
@@ -214,14 +216,25 @@ impl Platform for Linux {
         record(&Progress { init: None, platform: data.json() })?;
         fault::point("create:after-cgroup-record");
         let cgroup = data.cgroup.as_mut().expect("set just above");
-        cgroup.create()?;
+        let view = match cgroup.create() {
+            Ok(()) => cgroup_view(cgroup),
+            Err(e) if rootless && rootless::is_permission_error(&e) => {
+                if rootless::wants_limits(&data.resources) {
+                    return Err(rootless::RootlessCgroupError(e).into());
+                }
+                tracing::debug!(error = %e, "rootless: running in the caller's cgroup");
+                data.cgroup = None;
+                CgroupView::None
+            }
+            Err(e) => return Err(e.into()),
+        };
         fault::point("create:after-cgroup");
-        let view = cgroup_view(cgroup);
         record(&Progress { init: None, platform: data.json() })?;
         // Before any process is in the cgroup, and after it is recorded as
         // created: on failure the lifecycle's cleanup removes it.
-        let cgroup = data.cgroup.as_ref().expect("set above");
-        cgroup.apply(&data.resources)?;
+        if let Some(cgroup) = &data.cgroup {
+            cgroup.apply(&data.resources)?;
+        }
 
         let fifo = req.state_dir.join(EXEC_FIFO);
         // Writable by all: the init opens it after switching to the
@@ -236,7 +249,7 @@ impl Platform for Linux {
         fault::point("create:after-fifo");
 
         let platform = data.json();
-        let cgroup = data.cgroup.as_ref().expect("set above");
+        let cgroup = data.cgroup.as_ref();
         let mut close_in_child = vec![req.lock_fd];
         // Our end of a foreground run's pair, and its other end if the
         // container has no terminal to send over it.
@@ -256,7 +269,9 @@ impl Platform for Linux {
                 hook_state: plan.hooks.as_ref().map(|_| hook_state(req)),
             },
             &mut |s| {
-                cgroup.add_pid(s.pid)?;
+                if let Some(cgroup) = cgroup {
+                    cgroup.add_pid(s.pid)?;
+                }
                 record(&Progress {
                     init: Some((s.pid.as_raw(), s.start_time)),
                     platform: platform.clone(),

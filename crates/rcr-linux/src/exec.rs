@@ -88,7 +88,9 @@ pub fn exec(
     let mut spec =
         (**state.spec.as_ref().ok_or_else(|| ExecError::NoSpec(state.id.clone()))?).clone();
     spec.set_process(Some(req.process.clone()));
-    let plan = plan::plan(&spec, &state.bundle, &state.rootfs, PlanOptions::default())?;
+    let plan_opts =
+        PlanOptions { rootless: !nix::unistd::geteuid().is_root(), ..PlanOptions::default() };
+    let plan = plan::plan(&spec, &state.bundle, &state.rootfs, plan_opts)?;
     crate::lsm::check(&plan.lsm)?;
     let init = state.pid.map(Pid::from_raw).ok_or_else(|| ExecError::NoInit(state.id.clone()))?;
 
@@ -101,7 +103,9 @@ pub fn exec(
         }
         let path = PathBuf::from(format!("/proc/{init}/ns/{}", ns_file(kind)));
         let fd = open_ns(&path)?;
-        if kind == CloneFlags::CLONE_NEWPID {
+        // An unprivileged caller has no say over the container's pid
+        // namespace; the child joins it after the user namespace and forks.
+        if kind == CloneFlags::CLONE_NEWPID && !plan.rootless {
             pid_ns = Some((fd, path));
         } else {
             join.push((kind, fd));
@@ -132,7 +136,7 @@ pub fn exec(
         let _guard = PidNsGuard::enter(pid_ns.as_ref())?;
         sys::fork_into(CloneFlags::empty()).map_err(SpawnError::Fork)?
     };
-    let pid = match forked {
+    let mut pid = match forked {
         sys::Forked::Child => {
             drop(parent);
             if let Some((receiver, _)) = &foreground {
@@ -164,6 +168,7 @@ pub fn exec(
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)).into());
     }
+    let mut may_fork = plan.rootless && plan.namespaces.has(CloneFlags::CLONE_NEWPID);
     loop {
         let (msg, fd) = match parent.recv_with_fd::<FromInit>() {
             Ok(Some(received)) => received,
@@ -183,6 +188,16 @@ pub fn exec(
                 if let Err(e) = agent.send(pid, fd.as_fd()) {
                     kill_and_reap(pid);
                     return Err(e.into());
+                }
+            }
+            (FromInit::Forked { pid: new }, None, _) if may_fork => {
+                may_fork = false;
+                // The child exits right after; the process in the pid
+                // namespace is ours (CLONE_PARENT) and in the cgroup already.
+                let _ = nix::sys::wait::waitpid(pid, None);
+                pid = Pid::from_raw(new);
+                if parent.send(&ToInit::Proceed).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(pid)).into());
                 }
             }
             (FromInit::Ready, None, _) => break,

@@ -209,9 +209,7 @@ pub fn document(host: &Host) -> Features {
             apparmor: Enabled { enabled: host.apparmor },
             selinux: Enabled { enabled: host.selinux },
             intel_rdt: Enabled { enabled: false },
-            mount_extensions: MountExtensions {
-                idmap: Enabled { enabled: plan::idmap_supported() },
-            },
+            mount_extensions: MountExtensions { idmap: Enabled { enabled: true } },
         },
         annotations,
         potentially_unsafe_config_annotations: Vec::new(),
@@ -295,7 +293,7 @@ mod tests {
         assert_eq!(cgroup, ["rdma", "systemd", "systemdUser", "v1", "v2"]);
         assert_eq!(
             doc["linux"]["mountExtensions"],
-            serde_json::json!({"idmap": {"enabled": false}})
+            serde_json::json!({"idmap": {"enabled": true}})
         );
         fn no_nulls(v: &Value) -> bool {
             match v {

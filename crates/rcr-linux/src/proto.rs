@@ -92,6 +92,12 @@ pub enum FromInit {
         level: Level,
         message: String,
     },
+    /// The init forked the container's init proper (into a pid namespace it
+    /// unshared after joining a user namespace) and exits. `pid` is in the
+    /// parent's pid namespace; the new init waits for another `Proceed`.
+    Forked {
+        pid: i32,
+    },
     /// The seccomp filter is loaded; its notify listener fd rides along as
     /// `SCM_RIGHTS`, for the parent to hand to the seccomp agent.
     SeccompNotify,

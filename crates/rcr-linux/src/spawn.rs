@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use rcr_core::fault;
 use rcr_core::hooks::{self, HookKind};
 
+use crate::idmap::{self, IdmapError};
 use crate::init::{self, CgroupView, InitContext};
 use crate::plan::LaunchPlan;
 use crate::proto::{self, FromInit, InitError, Level, ToInit};
@@ -48,6 +49,10 @@ pub enum SpawnError {
     SeccompAgent(#[from] AgentError),
     #[error(transparent)]
     Hook(#[from] rcr_core::hooks::HookError),
+    #[error(transparent)]
+    Idmap(#[from] IdmapError),
+    #[error("set oom_score_adj to {value}: {}", .source.desc())]
+    OomScoreAdj { value: i32, source: nix::Error },
 }
 
 /// What the parent needs to know about the init.
@@ -129,7 +134,7 @@ pub fn spawn(
     let mut pid_target = None;
     for (kind, path) in &ns.join {
         let fd = open_ns(path)?;
-        if *kind == CloneFlags::CLONE_NEWPID {
+        if *kind == CloneFlags::CLONE_NEWPID && !req.plan.init_joins_pid() {
             pid_target = Some((fd, path.clone()));
         } else {
             join.push((*kind, fd));
@@ -137,12 +142,13 @@ pub fn spawn(
     }
     let state_dir = sys::open(req.state_dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
         .map_err(|source| SpawnError::StateDir { path: req.state_dir.to_owned(), source })?;
+    let mount_sources = idmap::mount_sources(req.plan)?;
     let (parent, child) = proto::pair().map_err(SpawnError::Socket)?;
     let console = req.console;
 
     let forked = {
         let _guard = PidNsGuard::enter(pid_target.as_ref())?;
-        sys::fork_into(ns.new).map_err(SpawnError::Fork)?
+        sys::fork_into(ns.clone_flags()).map_err(SpawnError::Fork)?
     };
     let pid = match forked {
         sys::Forked::Child => {
@@ -157,13 +163,106 @@ pub fn spawn(
                 cgroups: req.cgroups,
                 preserve_fds: req.preserve_fds,
                 console,
+                mount_sources,
             };
             init::main(req.plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,
     };
-    drop((child, state_dir, console));
+    drop((child, state_dir, console, mount_sources));
     fault::point("create:after-fork");
+    let mut spawned = place(pid, placed)?;
+    fault::point("create:after-pid-record");
+    let fail = |pid: Pid, e: SpawnError| {
+        kill_and_reap(pid);
+        e
+    };
+    if let Some(value) = req.plan.attrs.oom_score_adj {
+        // Set from here, with rcr's privileges: an init cloned into a user
+        // namespace could no longer lower its own score.
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), value.to_string()).map_err(|e| {
+            let source = nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+            fail(pid, SpawnError::OomScoreAdj { value, source })
+        })?;
+    }
+    if ns.clone_flags().contains(CloneFlags::CLONE_NEWUSER) {
+        if let Some(maps) = &req.plan.id_mappings {
+            idmap::write_maps(pid, maps, req.plan.rootless).map_err(|e| fail(pid, e.into()))?;
+        }
+    }
+    let mut hook_state = proceed(&parent, pid, req.hook_state.as_ref())?;
+    fault::point("create:during-init-setup");
+    let mut awaiting_notify_fd = req.seccomp_agent.is_some();
+    let mut may_fork = req.plan.reforks();
+    loop {
+        let pid = spawned.pid;
+        let (msg, fd) = match parent.recv_with_fd::<FromInit>() {
+            Ok(Some(received)) => received,
+            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
+            Err(e) => return Err(fail(pid, SpawnError::Protocol(e.to_string()))),
+        };
+        match (msg, fd) {
+            (FromInit::SeccompNotify, Some(fd)) if awaiting_notify_fd => {
+                awaiting_notify_fd = false;
+                let agent = req.seccomp_agent.as_ref().expect("awaited only with an agent");
+                agent.send(pid, fd.as_fd()).map_err(|e| fail(pid, e.into()))?;
+            }
+            (msg, Some(_)) => {
+                return Err(fail(pid, SpawnError::Protocol(format!("unexpected fd with {msg:?}"))));
+            }
+            (FromInit::SeccompNotify, None) => {
+                return Err(fail(pid, SpawnError::Protocol("seccomp notify without an fd".into())));
+            }
+            (FromInit::Log { level, message }, None) => match level {
+                Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
+                Level::Info => tracing::info!(target: "rcr::init", "{message}"),
+                Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
+            },
+            (FromInit::Forked { pid: new }, None) if may_fork => {
+                may_fork = false;
+                // The forking process exits right after sending; its child
+                // was cloned with CLONE_PARENT, so it is ours to wait for.
+                let _ = waitpid(pid, None);
+                let new = Pid::from_raw(new);
+                spawned = place(new, placed)?;
+                hook_state = proceed(&parent, new, req.hook_state.as_ref())?;
+            }
+            (FromInit::Forked { .. }, None) => {
+                return Err(fail(pid, SpawnError::Protocol("unexpected fork report".into())));
+            }
+            (FromInit::RuntimeHooks, None) => {
+                let (Some(hooks), Some(state)) = (&req.plan.hooks, &hook_state) else {
+                    return Err(fail(pid, SpawnError::Protocol("unexpected hook request".into())));
+                };
+                for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+                    hooks::run(kind, &kind.of(hooks), state)
+                        .map_err(|e| fail(pid, SpawnError::Hook(e)))?;
+                }
+                if parent.send(&ToInit::RuntimeHooksDone).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(pid)));
+                }
+            }
+            (FromInit::Ready, None) if awaiting_notify_fd => {
+                return Err(fail(
+                    pid,
+                    SpawnError::Protocol("ready before passing the seccomp notify fd".into()),
+                ));
+            }
+            (FromInit::Ready, None) => return Ok(spawned),
+            (FromInit::Failed(e), None) => {
+                kill_and_reap(pid);
+                return Err(SpawnError::Init(e));
+            }
+        }
+    }
+}
+
+/// Records the init's identity and lets the caller place it; kills it if
+/// either fails.
+fn place(
+    pid: Pid,
+    placed: &mut dyn FnMut(Spawned) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+) -> Result<Spawned, SpawnError> {
     let fail = |e: SpawnError| {
         kill_and_reap(pid);
         e
@@ -173,8 +272,18 @@ pub fn spawn(
         .start_time;
     let spawned = Spawned { pid, start_time };
     placed(spawned).map_err(|e| fail(SpawnError::Placement(e)))?;
-    fault::point("create:after-pid-record");
-    let hook_state = req.hook_state.map(|mut s| {
+    Ok(spawned)
+}
+
+/// Lets the init `pid` go on: the hooks' state with its pid, if there are
+/// hooks, then `Proceed`. Returns that state.
+fn proceed(
+    parent: &proto::Channel,
+    pid: Pid,
+    hook_state: Option<&serde_json::Value>,
+) -> Result<Option<serde_json::Value>, SpawnError> {
+    let hook_state = hook_state.map(|s| {
+        let mut s = s.clone();
         s["pid"] = pid.as_raw().into();
         s
     });
@@ -186,55 +295,7 @@ pub fn spawn(
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)));
     }
-    fault::point("create:during-init-setup");
-    let mut awaiting_notify_fd = req.seccomp_agent.is_some();
-    loop {
-        let (msg, fd) = match parent.recv_with_fd::<FromInit>() {
-            Ok(Some(received)) => received,
-            Ok(None) => return Err(SpawnError::InitDied(describe_exit(pid))),
-            Err(e) => return Err(fail(SpawnError::Protocol(e.to_string()))),
-        };
-        match (msg, fd) {
-            (FromInit::SeccompNotify, Some(fd)) if awaiting_notify_fd => {
-                awaiting_notify_fd = false;
-                let agent = req.seccomp_agent.as_ref().expect("awaited only with an agent");
-                agent.send(pid, fd.as_fd()).map_err(|e| fail(e.into()))?;
-            }
-            (msg, Some(_)) => {
-                return Err(fail(SpawnError::Protocol(format!("unexpected fd with {msg:?}"))));
-            }
-            (FromInit::SeccompNotify, None) => {
-                return Err(fail(SpawnError::Protocol("seccomp notify without an fd".into())));
-            }
-            (FromInit::Log { level, message }, None) => match level {
-                Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
-                Level::Info => tracing::info!(target: "rcr::init", "{message}"),
-                Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
-            },
-            (FromInit::RuntimeHooks, None) => {
-                let (Some(hooks), Some(state)) = (&req.plan.hooks, &hook_state) else {
-                    return Err(fail(SpawnError::Protocol("unexpected hook request".into())));
-                };
-                for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
-                    hooks::run(kind, &kind.of(hooks), state)
-                        .map_err(|e| fail(SpawnError::Hook(e)))?;
-                }
-                if parent.send(&ToInit::RuntimeHooksDone).is_err() {
-                    return Err(SpawnError::InitDied(describe_exit(pid)));
-                }
-            }
-            (FromInit::Ready, None) if awaiting_notify_fd => {
-                return Err(fail(SpawnError::Protocol(
-                    "ready before passing the seccomp notify fd".into(),
-                )));
-            }
-            (FromInit::Ready, None) => return Ok(spawned),
-            (FromInit::Failed(e), None) => {
-                kill_and_reap(pid);
-                return Err(SpawnError::Init(e));
-            }
-        }
-    }
+    Ok(hook_state)
 }
 
 /// Waits for the init to have started (the fifo's reader got its byte) or to

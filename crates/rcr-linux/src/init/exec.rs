@@ -21,8 +21,9 @@ use crate::sys;
 #[derive(Debug)]
 pub struct ExecContext {
     pub chan: Channel,
-    /// The container's namespaces to join, in join order (the pid namespace
-    /// was entered by the parent before the fork).
+    /// The container's namespaces to join, in join order. The pid namespace
+    /// is entered by the parent before the fork, unless rcr runs
+    /// unprivileged: then it comes last here and the child forks once more.
     pub join: Vec<(CloneFlags, OwnedFd)>,
     pub preserve_fds: u32,
     /// Where the terminal's master goes, with `--tty`.
@@ -65,6 +66,13 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
         }
         Ok(())
     })?;
+    if ctx.join.iter().any(|(kind, _)| *kind == CloneFlags::CLONE_NEWPID) {
+        // Joined here rather than by the parent (see `exec`): only our
+        // children enter it.
+        step(chan, "enter pid namespace", || {
+            super::ns::refork(chan, &mut serde_json::Value::Null)
+        })?;
+    }
     // setns into the mount namespace left us at its root: the container's.
     let console = ctx.console.take();
     step(chan, "session and terminal", || tty::setup(&plan.process, console, false))?;

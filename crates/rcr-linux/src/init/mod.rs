@@ -7,10 +7,12 @@ mod attrs;
 mod caps;
 pub mod exec;
 mod fs;
+mod ns;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;
 mod tty;
+mod userns;
 
 use std::convert::Infallible;
 use std::ffi::CStr;
@@ -44,6 +46,8 @@ pub struct InitContext {
     pub cgroups: CgroupView,
     /// How many fds from 3 on the container inherits (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// Per entry of `plan.mounts`, the detached tree of an idmapped mount.
+    pub mount_sources: Vec<Option<OwnedFd>>,
     /// The connected console socket the terminal's master goes to; set
     /// exactly when `process.terminal` is.
     pub console: Option<OwnedFd>,
@@ -74,16 +78,9 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     // process's own umask is set just before exec.
     nix::sys::stat::umask(Mode::empty());
     let mut hook_state = serde_json::Value::Null;
-    loop {
-        match ctx.chan.recv::<ToInit>() {
-            Ok(Some(ToInit::Proceed)) => break,
-            Ok(Some(ToInit::HookState(state))) => hook_state = state,
-            // The parent is gone or confused: nobody would hear an error.
-            _ => sys::exit_now(1),
-        }
-    }
-    step(&ctx.chan, "oom_score_adj", || attrs::oom_score_adj(plan.attrs.oom_score_adj))?;
+    await_proceed(&ctx.chan, &mut hook_state);
     step(&ctx.chan, "join namespaces", || join_namespaces(ctx))?;
+    step(&ctx.chan, "finish namespaces", || ns::finish(plan, ctx, &mut hook_state))?;
     step(&ctx.chan, "session keyring", || session_keyring(plan))?;
     step(&ctx.chan, "hostname", || hostname(plan))?;
     if plan.private_mounts() {
@@ -95,13 +92,16 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
         );
     }
     let root = rootfs::open_root(plan)?;
+    let in_userns = plan.namespaces.has(CloneFlags::CLONE_NEWUSER);
     step(&ctx.chan, "mounts", || {
         let context = crate::lsm::mount_context(&plan.lsm);
-        plan.mounts
-            .iter()
-            .try_for_each(|m| rootfs::mount_entry(&root, m, &ctx.cgroups, context.as_deref()))
+        let env =
+            rootfs::MountEnv { cgroups: &ctx.cgroups, context: context.as_deref(), in_userns };
+        plan.mounts.iter().zip(&ctx.mount_sources).try_for_each(|(m, tree)| {
+            rootfs::mount_entry(&root, m, tree.as_ref().map(AsFd::as_fd), &env)
+        })
     })?;
-    step(&ctx.chan, "devices", || rootfs::devices(&root, &plan.devices))?;
+    step(&ctx.chan, "devices", || rootfs::devices(&root, &plan.devices, in_userns))?;
     step(&ctx.chan, "working directory", || rootfs::cwd(&root, &plan.process.cwd))?;
     drop(root);
     step(&ctx.chan, "runtime hooks", || runtime_hooks(plan, ctx))?;
@@ -175,6 +175,18 @@ fn runtime_hooks(plan: &LaunchPlan, ctx: &InitContext) -> InitResult<()> {
 fn run_hooks(plan: &LaunchPlan, kind: HookKind, state: &serde_json::Value) -> InitResult<()> {
     let Some(hooks) = &plan.hooks else { return Ok(()) };
     rcr_core::hooks::run(kind, &kind.of(hooks), state).map_err(|e| InitError::msg(e.to_string()))
+}
+
+/// Waits for the parent's `Proceed`, taking the hooks' state on the way.
+fn await_proceed(chan: &Channel, hook_state: &mut serde_json::Value) {
+    loop {
+        match chan.recv::<ToInit>() {
+            Ok(Some(ToInit::Proceed)) => return,
+            Ok(Some(ToInit::HookState(state))) => *hook_state = state,
+            // The parent is gone or confused: nobody would hear an error.
+            _ => sys::exit_now(1),
+        }
+    }
 }
 
 fn path_str(p: &CStr) -> String {

@@ -16,10 +16,27 @@ use crate::proto::InitError;
 /// The PATH used to find the program when the process has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Whether setgroups(2) is disabled in our user namespace, as it is when an
+/// unprivileged user wrote the gid map.
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
 /// Switches to the container user and its groups.
 pub fn identity(p: &ProcessPlan) -> InitResult<()> {
     let gids: Vec<Gid> = p.additional_gids.iter().copied().map(Gid::from_raw).collect();
-    nix::unistd::setgroups(&gids).map_err(|e| InitError::errno("setgroups", e))?;
+    // Where setgroups is denied there is nothing to drop either: the groups
+    // we hold are the creator's, unmapped, and the kernel keeps them.
+    if !(gids.is_empty() && setgroups_denied()) {
+        nix::unistd::setgroups(&gids).map_err(|e| {
+            let err = InitError::errno("setgroups", e);
+            if e == nix::Error::EPERM && setgroups_denied() {
+                err.with_hint("setgroups is disabled in a rootless container's user namespace: drop additionalGids")
+            } else {
+                err
+            }
+        })?;
+    }
     let gid = Gid::from_raw(p.gid);
     nix::unistd::setresgid(gid, gid, gid)
         .map_err(|e| InitError::errno(format!("setgid {}", p.gid), e))?;

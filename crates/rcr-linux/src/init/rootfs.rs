@@ -2,7 +2,7 @@
 //! mounts, /dev, pivot_root, and the masked, read-only and propagation
 //! finishing touches.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -29,7 +29,7 @@ pub enum CgroupView {
     V2(PathBuf),
 }
 
-fn do_mount(
+pub(super) fn do_mount(
     src: Option<&Path>,
     target: &Path,
     fstype: Option<&str>,
@@ -42,7 +42,7 @@ fn do_mount(
 /// Flags a bind remount must carry over from the mount it changes: the
 /// kernel refuses (EPERM) to clear nosuid/nodev/noexec/ro where they are
 /// locked, and we must not silently drop them elsewhere either.
-fn inherited_flags(fd: &OwnedFd, cleared: MsFlags) -> MsFlags {
+pub(super) fn inherited_flags(fd: &OwnedFd, cleared: MsFlags) -> MsFlags {
     let Ok(f) = sys::mount_flags(fd.as_fd()) else { return MsFlags::empty() };
     let mut out = MsFlags::empty();
     for (st, ms) in [
@@ -91,18 +91,27 @@ fn describe(m: &MountPlan) -> String {
     format!("mount {what} on {}", m.destination.display())
 }
 
-/// Mounts one spec entry inside the rootfs.
 /// Filesystems that take an SELinux `context=` mount option (proc, sysfs
 /// and cgroup fs refuse it).
 const LABELLED_FS: &[&str] = &["tmpfs", "devpts", "mqueue", "shm"];
 
-/// Mounts one spec entry inside the rootfs; `context` is the SELinux mount
-/// label option, when the host has SELinux.
+/// What mounting a spec entry needs besides the entry.
+#[derive(Debug)]
+pub struct MountEnv<'a> {
+    pub cgroups: &'a CgroupView,
+    /// The SELinux mount label option, when the host has SELinux.
+    pub context: Option<&'a str>,
+    /// The container is in a user namespace (see [`super::userns`]).
+    pub in_userns: bool,
+}
+
+/// Mounts one spec entry inside the rootfs. `tree` is the detached mount the
+/// parent prepared for an idmapped bind (see [`crate::idmap`]).
 pub fn mount_entry(
     root: &OwnedFd,
     m: &MountPlan,
-    cgroups: &CgroupView,
-    context: Option<&str>,
+    tree: Option<BorrowedFd<'_>>,
+    env: &MountEnv<'_>,
 ) -> InitResult<()> {
     let ctx = || describe(m);
     let bind_file = matches!(m.kind, MountKind::Bind { .. })
@@ -119,7 +128,11 @@ pub fn mount_entry(
             if recursive {
                 flags |= MsFlags::MS_REC;
             }
-            do_mount(Some(src), &target_path, None, flags, None).map_err(|e| {
+            let attached = match tree {
+                Some(tree) => sys::move_mount(tree, target.as_fd()),
+                None => do_mount(Some(src), &target_path, None, flags, None),
+            };
+            attached.map_err(|e| {
                 let err = InitError::errno(ctx(), e);
                 if e == nix::Error::ENOENT {
                     err.with_hint("the bind source does not exist")
@@ -142,7 +155,8 @@ pub fn mount_entry(
             let fstype = m.fstype.as_deref();
             let src = m.source.clone().unwrap_or_else(|| PathBuf::from(fstype.unwrap_or("none")));
             let mut data = m.data.clone();
-            if let Some(ctx) = context.filter(|_| fstype.is_some_and(|t| LABELLED_FS.contains(&t)))
+            if let Some(ctx) =
+                env.context.filter(|_| fstype.is_some_and(|t| LABELLED_FS.contains(&t)))
             {
                 if !data.is_empty() {
                     data.push(',');
@@ -150,10 +164,14 @@ pub fn mount_entry(
                 data.push_str(ctx);
             }
             let data = (!data.is_empty()).then_some(data.as_str());
-            do_mount(Some(&src), &target_path, fstype, m.flags, data)
-                .map_err(|e| InitError::errno(ctx(), e))?;
+            match do_mount(Some(&src), &target_path, fstype, m.flags, data) {
+                Err(nix::Error::EPERM) if env.in_userns && fstype == Some("sysfs") => {
+                    super::userns::bind_host_sys(root, m, &target_path)?
+                }
+                r => r.map_err(|e| InitError::errno(ctx(), e))?,
+            }
         }
-        MountKind::Cgroup => mount_cgroup(root, m, cgroups)?,
+        MountKind::Cgroup => mount_cgroup(root, m, env.cgroups)?,
     }
     if !m.propagation.is_empty() {
         let fresh = open_path(root, &m.destination).map_err(|e| InitError::errno(ctx(), e))?;
@@ -173,7 +191,11 @@ fn mount_cgroup(root: &OwnedFd, m: &MountPlan, view: &CgroupView) -> InitResult<
         do_mount(Some(host), &fd_path(&fd), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
             .map_err(|e| InitError::errno(format!("{}: bind {}", ctx(), host.display()), e))?;
         let fresh = open_path(root, dest).map_err(|e| InitError::errno(ctx(), e))?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | (m.flags & MsFlags::MS_RDONLY);
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | base
+            | (m.flags & MsFlags::MS_RDONLY)
+            | inherited_flags(&fresh, m.cleared);
         do_mount(None, &fd_path(&fresh), None, flags, None)
             .map_err(|e| InitError::errno(format!("{}: remount", ctx()), e))
     };
@@ -205,8 +227,10 @@ fn mount_cgroup(root: &OwnedFd, m: &MountPlan, view: &CgroupView) -> InitResult<
     }
 }
 
-/// Creates the device nodes and the standard /dev symlinks.
-pub fn devices(root: &OwnedFd, devices: &[DevicePlan]) -> InitResult<()> {
+/// Creates the device nodes and the standard /dev symlinks. With `bind`
+/// (in a user namespace, where mknod is refused) the host's nodes are
+/// bind-mounted instead.
+pub fn devices(root: &OwnedFd, devices: &[DevicePlan], bind: bool) -> InitResult<()> {
     for d in devices {
         let ctx = || format!("create device {}", d.path.display());
         let (parent, name) = split(&d.path);
@@ -219,6 +243,10 @@ pub fn devices(root: &OwnedFd, devices: &[DevicePlan]) -> InitResult<()> {
         ) {
             Ok(()) | Err(nix::Error::ENOENT) => {}
             Err(e) => return Err(InitError::errno(ctx(), e)),
+        }
+        if bind {
+            super::userns::bind_device(&dir, name, d).map_err(|e| InitError::errno(ctx(), e))?;
+            continue;
         }
         let dev = nix::sys::stat::makedev(d.major, d.minor);
         let kind: SFlag = d.kind;

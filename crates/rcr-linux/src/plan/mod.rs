@@ -9,6 +9,7 @@ mod attrs;
 mod mounts;
 mod seccomp;
 mod sysctl;
+mod userns;
 
 use std::path::{Path, PathBuf};
 
@@ -20,13 +21,16 @@ pub use attrs::{
     capability_names, named_capabilities, CapabilitySets, CpuList, ExecAffinity, IoPriority,
     ProcessAttrs, Rlimit, SchedulerPlan,
 };
-pub use mounts::{idmap_supported, known_options, parse_mount, MountKind, MountPlan, Propagation};
+pub use mounts::{
+    known_options, parse_mount, IdmapUsers, MountIdmap, MountKind, MountPlan, Propagation,
+};
 pub use seccomp::{
     plan_seccomp, ArgCondition, CompareOp, LoadPoint, NotifyListener, SeccompAction, SeccompFlag,
     SeccompPlan, SyscallRule, ACTIONS as SECCOMP_ACTIONS, ARCHITECTURES as SECCOMP_ARCHITECTURES,
     FILTER_FLAGS as SECCOMP_FILTER_FLAGS, OPERATORS as SECCOMP_OPERATORS,
 };
 pub use sysctl::Sysctl;
+pub use userns::{map_text, offsets_text, IdMap, IdMappings, TimeOffset, CLONE_NEWTIME};
 
 /// A spec the Linux backend cannot run, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,13 @@ pub struct LaunchPlan {
     pub sysctls: Vec<Sysctl>,
     pub seccomp: Option<SeccompPlan>,
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container's id mappings: written by the parent for a new user
+    /// namespace, checked by the init for one joined by path.
+    pub id_mappings: Option<IdMappings>,
+    /// Clock offsets of a new time namespace.
+    pub time_offsets: Vec<TimeOffset>,
+    /// Whether rcr runs unprivileged (`geteuid() != 0`).
+    pub rootless: bool,
 }
 
 /// Options of `create` that shape the plan.
@@ -125,6 +136,8 @@ pub struct PlanOptions {
     pub listen_fds: u32,
     /// The session keyring to join (`_ses.<id>`), unless `--no-new-keyring`.
     pub session_keyring: Option<String>,
+    /// rcr runs as an unprivileged user.
+    pub rootless: bool,
 }
 
 /// Linux security module labels, applied when the host has the LSM.
@@ -139,7 +152,7 @@ pub struct LsmPlan {
 /// the others are refused. The one list `rcr features` reports from.
 pub fn supported_namespaces() -> &'static [LinuxNamespaceType] {
     use LinuxNamespaceType::*;
-    &[Mount, Cgroup, Uts, Ipc, Pid, Network]
+    &[Mount, Cgroup, Uts, Ipc, User, Pid, Network, Time]
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -151,7 +164,7 @@ fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
         LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
         LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
         LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
     }
 }
 
@@ -384,9 +397,24 @@ pub fn plan(
 ) -> Result<LaunchPlan, PlanError> {
     let namespaces = plan_namespaces(spec)?;
     let linux = spec.linux().as_ref();
+    let process = plan_process(spec, opts.listen_fds)?;
+    let id_mappings = userns::plan_user(spec, &namespaces, &process, opts.rootless)?;
+    let container_users =
+        match (&id_mappings, namespaces.join.iter().find(|(k, _)| *k == CloneFlags::CLONE_NEWUSER))
+        {
+            (_, Some((_, path))) => Some(IdmapUsers::Namespace(path.clone())),
+            (Some(maps), None) => Some(IdmapUsers::Maps(maps.clone())),
+            (None, None) => None,
+        };
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts.push(parse_mount(m, bundle).map_err(|e| PlanError::new(format!("mounts[{i}]"), e))?);
+        let field = format!("mounts[{i}]");
+        let m = parse_mount(m, bundle, container_users.as_ref())
+            .map_err(|e| PlanError::new(&field, e))?;
+        if opts.rootless && m.idmap.is_some() {
+            return Err(PlanError::new(field, "idmapped mounts need rcr to run as root"));
+        }
+        mounts.push(m);
     }
     let root_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         None | Some("") => None,
@@ -410,7 +438,6 @@ pub fn plan(
         readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
         no_pivot: opts.no_pivot,
         root_propagation,
-        namespaces,
         hostname,
         domainname,
         mounts,
@@ -423,7 +450,7 @@ pub fn plan(
             linux.and_then(|l| l.readonly_paths().as_ref()),
             "linux.readonlyPaths",
         )?,
-        process: plan_process(spec, opts.listen_fds)?,
+        process,
         session_keyring: opts.session_keyring,
         hooks: spec.hooks().clone(),
         lsm: LsmPlan {
@@ -442,6 +469,10 @@ pub fn plan(
         attrs: attrs::plan_attrs(spec)?,
         sysctls,
         seccomp: linux.and_then(|l| l.seccomp().as_ref()).map(plan_seccomp).transpose()?,
+        id_mappings,
+        time_offsets: userns::plan_time(spec, &namespaces)?,
+        rootless: opts.rootless,
+        namespaces,
     };
     check_shared_mounts(&plan)?;
     Ok(plan)

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 
+use super::userns::{mappings, IdMappings};
+
 /// A propagation change (`private`, `rshared`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Propagation(pub MsFlags);
@@ -58,6 +60,26 @@ pub struct MountPlan {
     pub propagation: Vec<Propagation>,
     /// Filesystem-specific options, comma-joined (`mode=755,size=65536k`).
     pub data: String,
+    /// For an idmapped bind mount: the mapping applied to it.
+    pub idmap: Option<MountIdmap>,
+}
+
+/// Whose ids an idmapped mount maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdmapUsers {
+    /// A user namespace with these maps, made for the purpose.
+    Maps(IdMappings),
+    /// The user namespace at this path (the container's, joined by path).
+    Namespace(PathBuf),
+}
+
+/// The id mapping of a mount (`idmap`, `ridmap`, `uidMappings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountIdmap {
+    /// Whether every mount of an `rbind` gets the mapping (`ridmap`), not
+    /// only the top one.
+    pub recursive: bool,
+    pub users: IdmapUsers,
 }
 
 impl MountPlan {
@@ -113,33 +135,38 @@ const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
 /// The options that make a bind mount (`rbind` a recursive one).
 const BIND_OPTIONS: &[&str] = &["bind", "rbind"];
 
+/// The options that ask for an id mapping (`ridmap` on every mount of an
+/// `rbind`).
+const IDMAP_OPTIONS: &[&str] = &["idmap", "ridmap"];
+
 /// Options for features that come with later work: refused with a clear
 /// message rather than passed to the filesystem as data.
-const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+const UNSUPPORTED: &[&str] = &["tmpcopyup"];
 
 /// Every mount option [`parse_mount`] interprets itself, sorted: flags,
-/// propagation and bind options. Anything else is filesystem data, passed to
-/// mount(2) as is, or refused.
+/// propagation, bind and idmap options. Anything else is filesystem data,
+/// passed to mount(2) as is, or refused.
 pub fn known_options() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = FLAG_OPTIONS
         .iter()
         .map(|(n, _, _)| *n)
         .chain(PROPAGATIONS.iter().map(|(n, _)| *n))
         .chain(BIND_OPTIONS.iter().copied())
+        .chain(IDMAP_OPTIONS.iter().copied())
         .collect();
     names.sort_unstable();
     names.dedup();
     names
 }
 
-/// Whether id-mapped mounts (the `idmap` option and a mount's `uidMappings`
-/// and `gidMappings`) are implemented.
-pub fn idmap_supported() -> bool {
-    !UNSUPPORTED.contains(&"idmap")
-}
-
-/// Resolves one spec mount; `bundle` anchors relative bind sources.
-pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
+/// Resolves one spec mount; `bundle` anchors relative bind sources and
+/// `container_users` is what an `idmap` mount without mappings of its own
+/// maps to (the container's user namespace, if it has one).
+pub fn parse_mount(
+    m: &Mount,
+    bundle: &Path,
+    container_users: Option<&IdmapUsers>,
+) -> Result<MountPlan, String> {
     let dest = m.destination();
     let destination = if dest.is_absolute() { dest.clone() } else { Path::new("/").join(dest) };
     if destination.components().any(|c| c == std::path::Component::ParentDir) {
@@ -151,6 +178,7 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
     let mut propagation = Vec::new();
     let mut data = Vec::new();
     let mut bind = None;
+    let mut idmap_option = None;
     for opt in m.options().iter().flatten() {
         let opt = opt.as_str();
         if let Some((_, f, clears)) = FLAG_OPTIONS.iter().find(|(n, _, _)| *n == opt) {
@@ -165,15 +193,13 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
             propagation.push(p);
         } else if BIND_OPTIONS.contains(&opt) {
             bind = Some(opt == "rbind" || bind.unwrap_or(false));
+        } else if IDMAP_OPTIONS.contains(&opt) {
+            idmap_option = Some(opt == "ridmap");
         } else if UNSUPPORTED.contains(&opt) || opt.starts_with('r') && rec_attr(opt) {
             return Err(format!("mount option {opt:?} is not supported yet"));
         } else {
             data.push(opt.to_owned());
         }
-    }
-    if !idmap_supported() && (m.uid_mappings().is_some() || m.gid_mappings().is_some()) {
-        // Ignoring them would give the container files owned by the wrong ids.
-        return Err("uidMappings and gidMappings (id-mapped mounts) are not supported yet".into());
     }
     if fstype.as_deref() == Some("bind") && bind.is_none() {
         bind = Some(false);
@@ -192,6 +218,7 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
     if matches!(kind, MountKind::Bind { .. }) {
         flags |= MsFlags::MS_BIND;
     }
+    let idmap = parse_idmap(m, &kind, idmap_option, container_users)?;
     Ok(MountPlan {
         destination,
         source,
@@ -201,7 +228,36 @@ pub fn parse_mount(m: &Mount, bundle: &Path) -> Result<MountPlan, String> {
         cleared,
         propagation,
         data: data.join(","),
+        idmap,
     })
+}
+
+/// The id mapping of a mount: given by `uidMappings`/`gidMappings` (with or
+/// without an `idmap` option, as runc does), or asked for by `idmap` or
+/// `ridmap` alone, which then take the container's user namespace.
+fn parse_idmap(
+    m: &Mount,
+    kind: &MountKind,
+    option: Option<bool>,
+    container_users: Option<&IdmapUsers>,
+) -> Result<Option<MountIdmap>, String> {
+    let own = mappings(m.uid_mappings().as_ref(), m.gid_mappings().as_ref(), "")
+        .map_err(|e| format!("{}: {}", e.field, e.message))?;
+    if own.is_none() && option.is_none() {
+        return Ok(None);
+    }
+    if !matches!(kind, MountKind::Bind { .. }) {
+        return Err("idmapped mounts must be bind mounts".to_owned());
+    }
+    let users = match (own, container_users) {
+        (Some(maps), _) => IdmapUsers::Maps(maps),
+        (None, Some(users)) => users.clone(),
+        (None, None) => {
+            return Err("an idmap mount needs uidMappings and gidMappings, or a user namespace to take them from"
+                .to_owned())
+        }
+    };
+    Ok(Some(MountIdmap { recursive: option.unwrap_or(false), users }))
 }
 
 /// The recursive mount attributes of runtime-spec 1.1 (`rro`, `rnosuid`...),
@@ -235,7 +291,7 @@ mod tests {
     use super::*;
 
     fn mount(v: serde_json::Value) -> Result<MountPlan, String> {
-        parse_mount(&serde_json::from_value(v).unwrap(), Path::new("/bundle"))
+        parse_mount(&serde_json::from_value(v).unwrap(), Path::new("/bundle"), None)
     }
 
     #[test]
@@ -293,22 +349,67 @@ mod tests {
             .unwrap_err()
             .contains(".."));
         assert!(mount(
-            serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["idmap"]})
+            serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["tmpcopyup"]})
         )
         .is_err());
-        if !idmap_supported() {
-            let e = mount(serde_json::json!({"destination": "/x", "type": "bind", "source": "/s",
-                "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
-                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}))
-            .unwrap_err();
-            assert!(e.contains("uidMappings"), "{e}");
-        }
         assert_eq!(
             mount(serde_json::json!({"destination": "/sys/fs/cgroup", "type": "cgroup"}))
                 .unwrap()
                 .kind,
             MountKind::Cgroup
         );
+    }
+
+    fn maps(container: u32, host: u32, size: u32) -> serde_json::Value {
+        serde_json::json!([{"containerID": container, "hostID": host, "size": size}])
+    }
+
+    #[test]
+    fn idmapped_binds() {
+        let m = mount(
+            serde_json::json!({"destination": "/x", "source": "/s", "options": ["rbind", "ridmap"],
+            "uidMappings": maps(0, 1000, 1), "gidMappings": maps(0, 1000, 1)}),
+        )
+        .unwrap();
+        let idmap = m.idmap.unwrap();
+        assert!(idmap.recursive);
+        let IdmapUsers::Maps(maps_) = idmap.users else { panic!("{:?}", idmap.users) };
+        assert_eq!(maps_.uids[0].host_id, 1000);
+        assert_eq!(m.data, "", "idmap must not reach mount(2) as data");
+
+        // Mappings alone make an idmapped mount too (as runc does); not recursive.
+        let m =
+            mount(serde_json::json!({"destination": "/x", "source": "/s", "options": ["rbind"],
+            "uidMappings": maps(0, 1000, 1), "gidMappings": maps(0, 1000, 1)}))
+            .unwrap();
+        assert!(!m.idmap.unwrap().recursive);
+
+        // `idmap` without mappings takes the container's user namespace.
+        let own = IdmapUsers::Namespace("/proc/1/ns/user".into());
+        let v =
+            serde_json::json!({"destination": "/x", "source": "/s", "options": ["bind", "idmap"]});
+        let m =
+            parse_mount(&serde_json::from_value(v.clone()).unwrap(), Path::new("/b"), Some(&own))
+                .unwrap();
+        assert_eq!(m.idmap.unwrap().users, own);
+        assert!(mount(v).unwrap_err().contains("needs uidMappings"));
+    }
+
+    #[test]
+    fn idmap_errors() {
+        let e =
+            mount(serde_json::json!({"destination": "/x", "type": "tmpfs", "options": ["idmap"],
+            "uidMappings": maps(0, 1000, 1), "gidMappings": maps(0, 1000, 1)}))
+            .unwrap_err();
+        assert!(e.contains("must be bind mounts"), "{e}");
+        let e = mount(serde_json::json!({"destination": "/x", "source": "/s", "options": ["bind"],
+            "uidMappings": maps(0, 1000, 1)}))
+        .unwrap_err();
+        assert!(e.starts_with("gidMappings: is required"), "{e}");
+        let e = mount(serde_json::json!({"destination": "/x", "source": "/s", "options": ["bind"],
+            "uidMappings": maps(0, 1000, 0), "gidMappings": maps(0, 1000, 1)}))
+        .unwrap_err();
+        assert_eq!(e, "uidMappings[0]: size must be at least 1");
     }
 
     #[test]
@@ -320,10 +421,14 @@ mod tests {
         assert!(known.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
         // Every listed option is taken by the parser, never passed on as data.
         for name in &known {
-            let m = mount(serde_json::json!({"destination": "/x", "type": "tmpfs",
-                "source": "/s", "options": [name]}))
-            .unwrap();
-            assert_eq!(m.data, "", "{name}");
+            let mut v = serde_json::json!({"destination": "/x", "type": "tmpfs",
+                "source": "/s", "options": [name]});
+            if IDMAP_OPTIONS.contains(name) {
+                v["type"] = serde_json::json!("bind");
+                v["uidMappings"] = maps(0, 1000, 1);
+                v["gidMappings"] = maps(0, 1000, 1);
+            }
+            assert_eq!(mount(v).unwrap().data, "", "{name}");
         }
         for refused in UNSUPPORTED {
             assert!(!known.contains(refused), "{refused}");

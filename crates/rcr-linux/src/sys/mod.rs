@@ -193,6 +193,73 @@ pub fn kill_raw(pid: Pid, signal: i32) -> nix::Result<()> {
     nix::Error::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
 }
 
+/// open_tree(2) with `OPEN_TREE_CLONE`: a detached copy of the mount at
+/// `path` (with the mounts below it when `recursive`), as a close-on-exec fd
+/// that [`move_mount`] can attach elsewhere.
+pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> nix::Result<OwnedFd> {
+    let path = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .map_err(|_| nix::Error::EINVAL)?;
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: the path is a live NUL-terminated string; the flags are plain
+    // integers.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    nix::Error::result(fd).map(|fd| owned(fd as RawFd))
+}
+
+/// mount_setattr(2) setting `MOUNT_ATTR_IDMAP` on the detached mount `tree`
+/// (and every mount below it when `recursive`) from the user namespace
+/// `userns`.
+pub fn mount_setattr_idmap(
+    tree: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: `attr` is a live, fully initialised mount_attr whose size is
+    // passed along; the path is an empty NUL-terminated string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    nix::Error::result(r).map(drop)
+}
+
+/// move_mount(2) attaching the detached mount `tree` onto `target` (an
+/// `O_PATH` fd of the mount point, so no path is resolved again).
+pub fn move_mount(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> nix::Result<()> {
+    // SAFETY: both paths are empty NUL-terminated strings; the fds and flags
+    // are plain integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    nix::Error::result(r).map(drop)
+}
+
 /// Joins a new session keyring named `name` (keyctl(2)
 /// `KEYCTL_JOIN_SESSION_KEYRING`), so the container does not share the
 /// caller's keys.
