@@ -3,7 +3,6 @@
 //! command and no image.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -18,40 +17,11 @@ echo "  mounts:"; sed 's/^/    /' /proc/mounts"#;
 /// Where to look for busybox, most likely first.
 const BUSYBOX: &[&str] = &["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"];
 
-/// Whether the ELF file at `path` has no program interpreter (is static).
-/// Reads the program headers by hand: it is twenty lines, not a dependency.
-fn is_static_elf(path: &Path) -> std::io::Result<bool> {
-    let mut bytes = Vec::new();
-    fs::File::open(path)?.take(64 * 1024).read_to_end(&mut bytes)?;
-    let bad = || {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, "not a 64-bit little-endian ELF file")
-    };
-    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
-        return Err(bad());
-    }
-    let u16_at = |o: usize| bytes.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u64_at =
-        |o: usize| bytes.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    let phoff = u64_at(0x20).ok_or_else(bad)? as usize;
-    let phentsize = u16_at(0x36).ok_or_else(bad)? as usize;
-    let phnum = u16_at(0x38).ok_or_else(bad)? as usize;
-    const PT_INTERP: u32 = 3;
-    for i in 0..phnum {
-        let off = phoff + i * phentsize;
-        let kind =
-            bytes.get(off..off + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
-        if kind.ok_or_else(bad)? == PT_INTERP {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 fn find_busybox() -> Result<PathBuf, String> {
     for candidate in BUSYBOX {
         let path = Path::new(candidate);
         if path.exists() {
-            return match is_static_elf(path) {
+            return match rcr_linux::elf::is_static_elf(path) {
                 Ok(true) => Ok(path.to_owned()),
                 Ok(false) => Err(format!(
                     "{candidate} is dynamically linked; install a static busybox (Debian: apt-get install busybox-static)"
@@ -104,17 +74,6 @@ pub fn make_bundle(dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn elf_check() {
-        let exe = std::env::current_exe().unwrap();
-        // Test binaries are linked dynamically against glibc.
-        assert!(!is_static_elf(&exe).unwrap());
-        let tmp = tempfile::tempdir().unwrap();
-        let junk = tmp.path().join("junk");
-        fs::write(&junk, b"#!/bin/sh\n").unwrap();
-        assert!(is_static_elf(&junk).is_err());
-    }
 
     #[test]
     fn bundle_layout() {

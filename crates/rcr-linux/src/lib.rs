@@ -16,6 +16,7 @@ pub mod binary;
 pub mod cgroup_verbs;
 pub mod console;
 pub mod container;
+pub mod elf;
 pub mod exec;
 pub mod features;
 pub mod foreground;

@@ -7,7 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod bundle;
-mod elf;
+
 mod probe;
 mod runner;
 
@@ -19,8 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub use bundle::{default_spec, Bundle, HOSTNAME};
-pub use elf::is_static_elf;
 pub use probe::{probe_path, probe_report};
+pub use rcr_linux::elf::is_static_elf;
 pub use runner::Rcr;
 
 /// How often [`wait_until`] re-checks its condition.

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::elf::is_static_elf;
+use rcr_linux::elf::is_static_elf;
 
 /// The statically linked `rcr-probe` to copy into test rootfs.
 ///
