@@ -128,6 +128,9 @@ pub fn init(
         (false, false) => Level::WARN,
     };
     let layer = RuncLayer { sink, format, max };
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    // Declared as a filter too, so `tracing::enabled!` (and the init, which
+    // checks it before sending a record) knows what is wanted.
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(max);
+    let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
     Ok(to_file)
 }

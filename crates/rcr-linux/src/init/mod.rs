@@ -68,7 +68,11 @@ pub fn main(plan: &LaunchPlan, mut ctx: InitContext) -> ! {
 }
 
 fn step<T>(chan: &Channel, name: &str, f: impl FnOnce() -> InitResult<T>) -> InitResult<T> {
-    chan.log(Level::Debug, format!("init: {name}"));
+    // The init is a fork of the parent, so the parent's log level holds
+    // here: without --debug, a step costs no message.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        chan.log(Level::Debug, format!("init: {name}"));
+    }
     f()
 }
 
