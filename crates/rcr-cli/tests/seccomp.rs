@@ -279,7 +279,7 @@ fn bad_profiles_are_rejected_at_create_naming_the_field() {
         ),
         (
             json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
-                   "syscalls": [{"names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY"}]}),
+                   "syscalls": [{"names": ["sendto"], "action": "SCMP_ACT_NOTIFY"}]}),
             "linux.seccomp.syscalls[0].names[0]",
         ),
     ];
@@ -602,10 +602,11 @@ fn notify_for_the_runtimes_own_syscalls_does_not_deadlock() {
         return;
     }
     let rcr = rcr();
-    // Everything the init does after loading the filter, except passing the
-    // fd itself (sendmsg, refused by the plan), goes through the agent.
+    // Everything the init does after loading the filter, except reporting
+    // the fd itself (sendto, recvfrom: refused by the plan), goes through
+    // the agent.
     let names = [
-        "sendto",
+        "sendmsg",
         "openat",
         "write",
         "close",
@@ -1051,4 +1052,31 @@ fn a_profile_denying_getcwd_still_starts() {
     bundle.set_args(&["/rcr-probe", "exit", "0"]);
     let out = run(&rcr, &bundle, "getcwd");
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn notify_agent_answers_sendmsg() {
+    // The case: sendmsg in the notify list. The init never needs it
+    // (the runtime copies the notify fd with pidfd_getfd), so the agent sees
+    // the container's own sendmsg and its answer reaches the container.
+    const TEST: &str = "notify_agent_answers_sendmsg";
+    if !notify_ready(TEST) {
+        return;
+    }
+    let rcr = rcr();
+    for nnp in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Agent::start(dir.path(), |name| match name {
+            "sendmsg" => Answer::Errno(EACCES),
+            _ => Answer::Continue,
+        });
+        let bundle = bundle_with(notify_profile(&agent, &["sendmsg"]));
+        bundle.edit(|c| c["process"]["noNewPrivileges"] = json!(nnp));
+        // sendmsg(-1, NULL, 0): the agent answers before the kernel would
+        // look at the arguments.
+        let report = probe_syscall(&rcr, &bundle, libc::SYS_sendmsg, &[u64::MAX, 0, 0]);
+        assert_eq!(report["errno"], EACCES, "nnp={nnp}: {report}");
+        let log = agent.finish();
+        assert!(log.calls.iter().any(|(n, _)| n == "sendmsg"), "nnp={nnp}: {:?}", log.calls);
+    }
 }

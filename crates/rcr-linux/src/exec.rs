@@ -184,10 +184,16 @@ pub fn exec(
                 Level::Info => tracing::info!(target: "rcr::exec", "{message}"),
                 Level::Warn => tracing::warn!(target: "rcr::exec", "{message}"),
             },
-            (FromInit::SeccompNotify, Some(fd), Some(agent)) => {
-                if let Err(e) = agent.send(pid, fd.as_fd()) {
+            (FromInit::SeccompNotify { fd: number }, None, Some(agent)) => {
+                let sent = crate::spawn::take_fd(pid, number)
+                    .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+                    .and_then(|fd| agent.send(pid, fd.as_fd()).map_err(Into::into));
+                if let Err(e) = sent {
                     kill_and_reap(pid);
-                    return Err(e.into());
+                    return Err(e);
+                }
+                if parent.send(&ToInit::SeccompFdTaken).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(pid)).into());
                 }
             }
             (FromInit::Forked { pid: new }, None, _) if may_fork => {

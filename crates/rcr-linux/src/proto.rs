@@ -23,6 +23,8 @@ pub enum ToInit {
     HookState(serde_json::Value),
     /// The prestart and createRuntime hooks ran: go on to pivot_root.
     RuntimeHooksDone,
+    /// The parent holds its own copy of the seccomp notify fd.
+    SeccompFdTaken,
 }
 
 /// Severity of a forwarded log record.
@@ -98,9 +100,13 @@ pub enum FromInit {
     Forked {
         pid: i32,
     },
-    /// The seccomp filter is loaded; its notify listener fd rides along as
-    /// `SCM_RIGHTS`, for the parent to hand to the seccomp agent.
-    SeccompNotify,
+    /// The seccomp filter is loaded and its notify listener is the init's
+    /// fd `fd`: the parent takes a copy with pidfd_getfd(2) (so the init
+    /// needs no `sendmsg` under a filter that may notify it), hands it to
+    /// the seccomp agent and answers `SeccompFdTaken`.
+    SeccompNotify {
+        fd: i32,
+    },
     /// Mounts are done: the parent runs prestart and createRuntime hooks now
     /// (only sent when the spec has any).
     RuntimeHooks,
@@ -214,11 +220,11 @@ mod tests {
         use std::io::{Read, Write};
         let (parent, init) = pair().unwrap();
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        init.send_with_fd(&FromInit::SeccompNotify, b.as_fd()).unwrap();
+        init.send_with_fd(&FromInit::SeccompNotify { fd: 7 }, b.as_fd()).unwrap();
         drop(b);
         init.send(&FromInit::Ready).unwrap();
         let (msg, fd) = parent.recv_with_fd::<FromInit>().unwrap().unwrap();
-        assert_eq!(msg, FromInit::SeccompNotify);
+        assert_eq!(msg, FromInit::SeccompNotify { fd: 7 });
         let fd = fd.expect("an fd came along");
         let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
         assert_ne!(flags & libc::FD_CLOEXEC, 0, "received fds are close-on-exec");

@@ -49,6 +49,8 @@ pub enum SpawnError {
     SeccompAgent(#[from] AgentError),
     #[error(transparent)]
     Hook(#[from] rcr_core::hooks::HookError),
+    #[error("take the seccomp notify fd from the init: {0}")]
+    NotifyFd(std::io::Error),
     #[error(transparent)]
     Idmap(#[from] IdmapError),
     #[error("set oom_score_adj to {value}: {}", .source.desc())]
@@ -202,16 +204,20 @@ pub fn spawn(
             Err(e) => return Err(fail(pid, SpawnError::Protocol(e.to_string()))),
         };
         match (msg, fd) {
-            (FromInit::SeccompNotify, Some(fd)) if awaiting_notify_fd => {
+            (FromInit::SeccompNotify { fd: number }, None) if awaiting_notify_fd => {
                 awaiting_notify_fd = false;
                 let agent = req.seccomp_agent.as_ref().expect("awaited only with an agent");
+                let fd = take_fd(pid, number).map_err(|e| fail(pid, e))?;
                 agent.send(pid, fd.as_fd()).map_err(|e| fail(pid, e.into()))?;
+                if parent.send(&ToInit::SeccompFdTaken).is_err() {
+                    return Err(SpawnError::InitDied(describe_exit(pid)));
+                }
             }
             (msg, Some(_)) => {
                 return Err(fail(pid, SpawnError::Protocol(format!("unexpected fd with {msg:?}"))));
             }
-            (FromInit::SeccompNotify, None) => {
-                return Err(fail(pid, SpawnError::Protocol("seccomp notify without an fd".into())));
+            (FromInit::SeccompNotify { .. }, None) => {
+                return Err(fail(pid, SpawnError::Protocol("unexpected seccomp notify fd".into())));
             }
             (FromInit::Log { level, message }, None) => match level {
                 Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
@@ -255,6 +261,13 @@ pub fn spawn(
             }
         }
     }
+}
+
+/// Copies fd `number` of process `pid` (the seccomp notify listener).
+pub(crate) fn take_fd(pid: Pid, number: i32) -> Result<OwnedFd, SpawnError> {
+    sys::pidfd_open(pid)
+        .and_then(|pidfd| sys::pidfd_getfd(std::os::fd::AsFd::as_fd(&pidfd), number))
+        .map_err(SpawnError::NotifyFd)
 }
 
 /// Records the init's identity and lets the caller place it; kills it if

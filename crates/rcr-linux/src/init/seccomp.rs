@@ -8,7 +8,7 @@
 //! libseccomp never sets `no_new_privs` here: that is the spec's
 //! `process.noNewPrivileges`, applied by its own step.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -21,7 +21,7 @@ use crate::plan::{
     ArgCondition, CompareOp, LaunchPlan, LoadPoint, SeccompAction, SeccompFlag, SeccompPlan,
     SECCOMP_ARCHITECTURES, SECCOMP_FILTER_FLAGS,
 };
-use crate::proto::{Channel, FromInit, InitError, Level};
+use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
 
 /// Above this many rules libseccomp's binary-tree layout pays off. Fewer
@@ -267,10 +267,16 @@ pub fn load_at(filter: &mut Option<Filter>, point: LoadPoint, chan: &Channel) ->
         chan.log(Level::Debug, "init: load seccomp filter");
     }
     if let Some(fd) = load(filter)? {
-        // The first syscall under the filter: the plan refuses notify rules
-        // for sendmsg, so this cannot wait for an agent that lacks the fd.
-        chan.send_with_fd(&FromInit::SeccompNotify, fd.as_fd())
-            .map_err(|e| InitError::io("pass the seccomp notify fd to the runtime", &e))?;
+        // The first syscalls under the filter (sendto, recvfrom): the plan
+        // refuses notify rules for them, so they cannot wait for an agent
+        // that lacks the fd. The parent copies the fd with pidfd_getfd.
+        chan.send(&FromInit::SeccompNotify { fd: fd.as_raw_fd() })
+            .map_err(|e| InitError::io("report the seccomp notify fd to the runtime", &e))?;
+        match chan.recv::<ToInit>() {
+            Ok(Some(ToInit::SeccompFdTaken)) => {}
+            // The parent failed (and kills us) or is gone.
+            _ => sys::exit_now(1),
+        }
         // Our copy goes now: once only the agent holds the listener, a
         // notified syscall fails with ENOSYS when the agent goes away
         // instead of waiting forever.

@@ -27,10 +27,11 @@ const MAX_ERRNO: u32 = 4095;
 /// Syscalls take at most six arguments.
 const MAX_ARGS: usize = 6;
 
-/// The syscall the init passes the notify fd to the runtime with
-/// (`SCM_RIGHTS`) right after loading the filter: a notify rule for it would
-/// park the init in a notification no agent can see yet.
-const FD_PASSING_SYSCALL: &str = "sendmsg";
+/// The syscalls the init reports the notify fd and waits for the runtime
+/// to have copied it with, right after loading the filter: a notify rule for
+/// them would park the init in a notification no agent can see yet.
+/// (`sendmsg` is free: the fd is taken with pidfd_getfd, not passed.)
+const HANDSHAKE_SYSCALLS: [&str; 2] = ["sendto", "recvfrom"];
 
 /// Declares `$name`, every variant of `$ty`. The match makes a variant that
 /// oci-spec (or this module) adds a compile error here, rather than a name
@@ -324,12 +325,14 @@ fn rules_of(
     }
     let action = action(entry.action(), entry.errno_ret(), &format!("{field}.errnoRet"))?;
     if action == SeccompAction::Notify {
-        if let Some(j) = entry.names().iter().position(|n| n == FD_PASSING_SYSCALL) {
+        if let Some((j, name)) =
+            entry.names().iter().enumerate().find(|(_, n)| HANDSHAKE_SYSCALLS.contains(&n.as_str()))
+        {
             return Err(PlanError::new(
                 format!("{field}.names[{j}]"),
                 format!(
-                    "SCMP_ACT_NOTIFY cannot be used for {FD_PASSING_SYSCALL}: the container's \
-                     init passes the notify fd to the runtime with it once the filter is loaded"
+                    "SCMP_ACT_NOTIFY cannot be used for {name}: the container's init reports \
+                     the notify fd to the runtime with it once the filter is loaded"
                 ),
             ));
         }
@@ -566,10 +569,10 @@ mod tests {
         let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
         assert!(e.contains("linux.seccomp.listenerPath: is required"), "{e}");
-        let e = err_of(base(json!([{"names": ["write", "sendmsg"], "action": "SCMP_ACT_NOTIFY"}])));
+        let e = err_of(base(json!([{"names": ["write", "sendto"], "action": "SCMP_ACT_NOTIFY"}])));
         assert!(
             e.contains(
-                "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for sendmsg"
+                "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for sendto"
             ),
             "{e}"
         );

@@ -443,3 +443,14 @@ pub struct ReceivedFds {
     /// The payload did not fit the buffer.
     pub truncated: bool,
 }
+
+/// A copy of fd `target` of the process behind `pidfd` (pidfd_getfd(2)),
+/// close-on-exec.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments; flags must be 0.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(fd as RawFd))
+}
