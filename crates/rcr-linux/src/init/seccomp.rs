@@ -20,7 +20,7 @@ use super::InitResult;
 use crate::plan::{
     ArgCondition, CompareOp, LaunchPlan, LoadPoint, SeccompAction, SeccompFlag, SeccompPlan,
 };
-use crate::proto::{Channel, FromInit, InitError, Level};
+use crate::proto::{errno_text, Channel, FromInit, InitError, Level};
 use crate::sys;
 
 /// Above this many rules libseccomp's binary-tree layout pays off. Fewer
@@ -205,8 +205,7 @@ pub fn build(plan: &LaunchPlan, chan: &Channel) -> InitResult<Option<Filter>> {
 fn load(filter: Filter) -> InitResult<Option<OwnedFd>> {
     filter.ctx.load().map_err(|e| {
         let errno = e.sysrawrc().map(|rc| -rc);
-        let cause =
-            errno.map_or_else(|| e.to_string(), |n| nix::Error::from_raw(n).desc().to_owned());
+        let cause = errno.map_or_else(|| e.to_string(), |n| errno_text(nix::Error::from_raw(n)));
         let err = InitError { chain: vec!["load seccomp filter".into(), cause], errno, hint: None };
         match errno {
             Some(libc::EACCES) => err
