@@ -172,7 +172,7 @@ fn program_not_in_rootfs() {
     bundle.set_args(&["/nope", "arg"]);
     let id = Rcr::unique_id("noprog");
     let line = failed_create(&rcr, bundle.path_str(), &id);
-    assert!(line.contains("\"/nope\"") && line.contains("No such file or directory"), "{line}");
+    assert!(line.contains("\"/nope\"") && line.contains("no such file or directory"), "{line}");
 
     bundle.set_args(&["nope"]);
     let id = Rcr::unique_id("noprog");

@@ -355,7 +355,7 @@ fn raising_a_hard_limit_needs_cap_sys_resource() {
     } else {
         let e = refused(&bundle);
         assert!(
-            e.contains(&format!("set RLIMIT_NOFILE to 64 (hard {above}): Operation not permitted")),
+            e.contains(&format!("set RLIMIT_NOFILE to 64 (hard {above}): operation not permitted")),
             "{e}"
         );
     }
@@ -407,7 +407,7 @@ fn oom_score_adj_is_set_or_inherited() {
         assert_eq!(report(&bundle)["oom_score_adj"], -300);
     } else {
         let e = refused(&bundle);
-        assert!(e.contains("set oom_score_adj to -300: Permission denied"), "{e}");
+        assert!(e.contains("set oom_score_adj to -300: permission denied"), "{e}");
     }
     bundle.edit(|c| {
         c["process"].as_object_mut().unwrap().remove("oomScoreAdj");

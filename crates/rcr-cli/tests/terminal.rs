@@ -261,7 +261,7 @@ fn terminal_flags_are_checked_like_runc() {
     let err =
         rcr.fail(&["create", "--bundle", b, "--console-socket", missing.to_str().unwrap(), id]);
     assert!(
-        err.contains("connect to console socket") && err.contains("No such file or directory"),
+        err.contains("connect to console socket") && err.contains("no such file or directory"),
         "{err}"
     );
 

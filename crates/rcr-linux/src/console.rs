@@ -36,7 +36,7 @@ const SUN_PATH_MAX: usize = 107;
 /// Failures around a container's console socket.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    #[error("connect to console socket {}: {}", path.display(), source.desc())]
+    #[error("connect to console socket {}: {}", path.display(), crate::proto::errno_text(*source))]
     Connect { path: PathBuf, source: nix::Error },
     #[error(
         "process.terminal is true but there is no --console-socket to send the terminal to \
@@ -232,6 +232,6 @@ mod tests {
         let (_, name) = recv_fd(server.as_fd()).unwrap();
         assert_eq!(name, b"/dev/ptmx");
         let e = connect(&tmp.path().join("missing.sock")).unwrap_err().to_string();
-        assert!(e.starts_with("connect to console socket ") && e.contains("No such file"), "{e}");
+        assert!(e.starts_with("connect to console socket ") && e.contains("no such file"), "{e}");
     }
 }

@@ -38,7 +38,7 @@ pub enum Level {
 /// A failure inside the init, rendered once by the parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitError {
-    /// Outermost context first, e.g. `["mount proc on /proc", "Operation not permitted"]`.
+    /// Outermost context first, e.g. `["mount proc on /proc", "operation not permitted"]`.
     pub chain: Vec<String>,
     pub errno: Option<i32>,
     pub hint: Option<String>,
@@ -59,18 +59,14 @@ impl std::error::Error for InitError {}
 impl InitError {
     /// `what` failed with `errno`.
     pub fn errno(what: impl Into<String>, errno: nix::Error) -> Self {
-        Self {
-            chain: vec![what.into(), errno.desc().to_owned()],
-            errno: Some(errno as i32),
-            hint: None,
-        }
+        Self { chain: vec![what.into(), errno_text(errno)], errno: Some(errno as i32), hint: None }
     }
 
     /// `what` failed with an I/O error.
     pub fn io(what: impl Into<String>, e: &io::Error) -> Self {
         let errno = e.raw_os_error();
         let text = match errno {
-            Some(n) => nix::Error::from_raw(n).desc().to_owned(),
+            Some(n) => errno_text(nix::Error::from_raw(n)),
             None => e.to_string(),
         };
         Self { chain: vec![what.into(), text], errno, hint: None }
@@ -84,6 +80,27 @@ impl InitError {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+}
+
+/// An errno's description with its first word in lower case, which is how
+/// runc and Go's `syscall` package spell it ("no such file or directory",
+/// "permission denied").
+///
+/// Engines classify runtime errors by these words, some case-sensitively:
+/// the docker CLI makes `docker run` exit 127 only on "no such file or
+/// directory" and 126 only on "permission denied".
+pub fn errno_text(errno: nix::Error) -> String {
+    let desc = errno.desc();
+    let mut chars = desc.chars();
+    match (chars.next(), chars.next()) {
+        // A capitalised word, not an acronym such as "RPC" or "I/O".
+        (Some(first), Some(second))
+            if first.is_ascii_uppercase() && second.is_ascii_lowercase() =>
+        {
+            format!("{}{}", first.to_ascii_lowercase(), &desc[1..])
+        }
+        _ => desc.to_owned(),
     }
 }
 
@@ -206,13 +223,23 @@ mod tests {
         assert!(matches!(parent.recv::<FromInit>().unwrap(), Some(FromInit::Log { .. })));
         match parent.recv::<FromInit>().unwrap() {
             Some(FromInit::Failed(e)) => {
-                assert_eq!(e.to_string(), "mount proc on /proc: Operation not permitted");
+                assert_eq!(e.to_string(), "mount proc on /proc: operation not permitted");
                 assert_eq!(e.errno, Some(libc::EPERM));
             }
             other => panic!("{other:?}"),
         }
         drop(init);
         assert_eq!(parent.recv::<FromInit>().unwrap(), None);
+    }
+
+    #[test]
+    fn errno_text_is_gos_wording() {
+        assert_eq!(errno_text(nix::Error::ENOENT), "no such file or directory");
+        assert_eq!(errno_text(nix::Error::EACCES), "permission denied");
+        assert_eq!(errno_text(nix::Error::EPERM), "operation not permitted");
+        assert_eq!(errno_text(nix::Error::ENOEXEC), "exec format error");
+        // An acronym keeps its case.
+        assert_eq!(errno_text(nix::Error::EIO), "I/O error");
     }
 
     #[test]

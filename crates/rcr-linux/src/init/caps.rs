@@ -113,7 +113,7 @@ pub fn install(granted: &CapabilitySets, warn: &dyn Fn(String)) -> InitResult<()
             warn(format!(
                 "cannot raise ambient capability {}: {}",
                 capability_names(1 << n)[0],
-                e.desc()
+                crate::proto::errno_text(e)
             ));
         }
     }

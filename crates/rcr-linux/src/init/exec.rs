@@ -14,7 +14,7 @@ use nix::sys::stat::Mode;
 
 use super::{attrs, caps, close_fds, no_new_privs, process, seccomp, step, tty, InitResult};
 use crate::plan::{LaunchPlan, LoadPoint};
-use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
+use crate::proto::{errno_text, Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
 
 /// What the exec'd child gets from the parent besides the plan.
@@ -97,7 +97,11 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
     sys::reset_signals();
     seccomp::load_at(&mut filter, LoadPoint::BeforeExec, chan)?;
     let err = sys::execve(&exec.path, &exec.args, &exec.env);
-    let _ =
-        writeln!(std::io::stderr(), "rcr: exec {}: {}", exec.path.to_string_lossy(), err.desc());
+    let _ = writeln!(
+        std::io::stderr(),
+        "rcr: exec {}: {}",
+        exec.path.to_string_lossy(),
+        errno_text(err)
+    );
     sys::exit_now(127)
 }

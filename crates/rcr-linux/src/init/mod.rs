@@ -26,7 +26,7 @@ use nix::sys::stat::Mode;
 use rcr_core::hooks::HookKind;
 
 use crate::plan::{LaunchPlan, LoadPoint};
-use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
+use crate::proto::{errno_text, Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
 pub use fs::rel as rel_path;
 pub use rootfs::CgroupView;
@@ -153,7 +153,7 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     }
     let err = sys::execve(&exec.path, &exec.args, &exec.env);
     // Past Ready nobody reads the socket; stderr is all that is left.
-    let _ = writeln!(std::io::stderr(), "rcr: exec {}: {}", path_str(&exec.path), err.desc());
+    let _ = writeln!(std::io::stderr(), "rcr: exec {}: {}", path_str(&exec.path), errno_text(err));
     sys::exit_now(127)
 }
 

@@ -151,7 +151,7 @@ mod tests {
         let e = find_program(&proc_plan("nope", &path)).unwrap_err().to_string();
         assert!(e.contains("executable file not found"), "{e}");
         let e = find_program(&proc_plan("/no/such", &path)).unwrap_err().to_string();
-        assert!(e.contains("No such file"), "{e}");
+        assert!(e.contains("no such file or directory"), "{e}");
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = find_program(&proc_plan(bin.to_str().unwrap(), &path)).unwrap_err().to_string();
         assert!(e.contains("permission denied"), "{e}");

@@ -21,7 +21,7 @@ use crate::plan::{
     ArgCondition, CompareOp, LaunchPlan, LoadPoint, SeccompAction, SeccompFlag, SeccompPlan,
     SECCOMP_ARCHITECTURES, SECCOMP_FILTER_FLAGS,
 };
-use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
+use crate::proto::{errno_text, Channel, FromInit, InitError, Level, ToInit};
 use crate::sys;
 
 /// Above this many rules libseccomp's binary-tree layout pays off. Fewer
@@ -237,8 +237,7 @@ pub fn build(plan: &LaunchPlan, chan: &Channel) -> InitResult<Option<Filter>> {
 fn load(filter: Filter) -> InitResult<Option<OwnedFd>> {
     filter.ctx.load().map_err(|e| {
         let errno = e.sysrawrc().map(|rc| -rc);
-        let cause =
-            errno.map_or_else(|| e.to_string(), |n| nix::Error::from_raw(n).desc().to_owned());
+        let cause = errno.map_or_else(|| e.to_string(), |n| errno_text(nix::Error::from_raw(n)));
         let err = InitError { chain: vec!["load seccomp filter".into(), cause], errno, hint: None };
         match errno {
             Some(libc::EACCES) => err
