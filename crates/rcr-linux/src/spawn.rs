@@ -53,7 +53,7 @@ pub enum SpawnError {
     NotifyFd(std::io::Error),
     #[error(transparent)]
     Idmap(#[from] IdmapError),
-    #[error("set oom_score_adj to {value}: {}", .source.desc())]
+    #[error("set oom_score_adj to {value}: {}", proto::errno_text(*.source))]
     OomScoreAdj { value: i32, source: nix::Error },
 }
 
