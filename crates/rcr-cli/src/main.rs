@@ -488,7 +488,8 @@ fn exec(rt: &Runtime<Backend>, a: &ExecArgs) -> Result<ExitCode, Failure> {
         }
         None => {
             let state = rt.observe(&id).map_err(|e| fail(&what, e))?.state;
-            let base = state.spec.as_ref().and_then(|s| s.process().clone());
+            let spec = state.recorded_spec().map_err(|e| fail(&what, e))?;
+            let base = spec.as_ref().and_then(|s| s.process().clone());
             let overrides = rcr_core::exec::ExecOverrides {
                 args: a.command.clone(),
                 env: a.env.clone(),

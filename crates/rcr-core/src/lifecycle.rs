@@ -75,7 +75,7 @@ impl<P: Platform> Runtime<P> {
         state.annotations =
             bundle.spec.annotations().clone().unwrap_or_default().into_iter().collect();
         state.hooks = bundle.spec.hooks().clone();
-        state.spec = Some(Box::new(bundle.spec.clone()));
+        state.spec = Some(bundle.config.clone());
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
             fault::point("create:after-creating-record");
             let req = CreateRequest {

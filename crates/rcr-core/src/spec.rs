@@ -23,6 +23,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     /// The parsed `config.json`.
     pub spec: Spec,
+    /// `config.json` as JSON, to be recorded as written.
+    pub config: serde_json::Value,
     /// Absolute path of the root filesystem.
     pub rootfs: PathBuf,
 }
@@ -110,7 +112,9 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, SpecError> {
             return Err(SpecError::invalid("root.path", format!("{}: {e}", rootfs.display())))
         }
     }
-    Ok(Bundle { dir, spec, rootfs })
+    // Parsed above as a spec, so it is valid JSON.
+    let config = serde_json::from_slice(&text).unwrap_or_default();
+    Ok(Bundle { dir, spec, rootfs, config })
 }
 
 /// Checks the parts of a spec every platform relies on.

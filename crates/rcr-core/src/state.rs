@@ -87,13 +87,23 @@ pub struct ContainerState {
     /// (poststop), which must not depend on the bundle still being there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
-    /// The spec the container was created from: `exec` builds on its
-    /// process and namespaces even if the bundle changed since.
+    /// The spec the container was created from, as written in its
+    /// `config.json`: `exec` builds on its process and namespaces even if the
+    /// bundle changed since. Kept as JSON and parsed on use (by the same
+    /// parser as `config.json`), so reading a record stays cheap and the
+    /// binary carries one spec deserializer, not two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<Box<oci_spec::runtime::Spec>>,
+    pub spec: Option<serde_json::Value>,
 }
 
 impl ContainerState {
+    /// The recorded spec, parsed.
+    pub fn recorded_spec(&self) -> Result<Option<oci_spec::runtime::Spec>, crate::SpecError> {
+        let Some(v) = &self.spec else { return Ok(None) };
+        let text = serde_json::to_vec(v).expect("a JSON value always serializes");
+        crate::spec::parse_config(&text, std::path::Path::new("state.json (spec)")).map(Some)
+    }
+
     /// A fresh `creating` record, written before any side effect.
     pub fn creating(id: &str, bundle: PathBuf, rootfs: PathBuf) -> Self {
         Self {

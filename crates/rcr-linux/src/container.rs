@@ -141,7 +141,7 @@ fn hook_state(req: &CreateRequest<'_>) -> serde_json::Value {
 /// A container without a mount namespace of its own made its mounts in
 /// ours: take them down with it, innermost first.
 fn unmount_shared(state: &ContainerState) {
-    let Some(spec) = &state.spec else { return };
+    let Ok(Some(spec)) = state.recorded_spec() else { return };
     let private = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| {
         ns.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
     });

@@ -85,8 +85,7 @@ pub fn exec(
     if opts.cgroup.is_some() {
         return Err(ExecError::SubCgroup.into());
     }
-    let mut spec =
-        (**state.spec.as_ref().ok_or_else(|| ExecError::NoSpec(state.id.clone()))?).clone();
+    let mut spec = state.recorded_spec()?.ok_or_else(|| ExecError::NoSpec(state.id.clone()))?;
     spec.set_process(Some(req.process.clone()));
     let plan_opts =
         PlanOptions { rootless: !nix::unistd::geteuid().is_root(), ..PlanOptions::default() };
