@@ -165,8 +165,14 @@ fn exec_detach_and_pid_file() {
         .unwrap();
     assert!(status.success());
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-    let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(cmdline.starts_with("/rcr-probe\0sleep"), "{cmdline:?}");
+    // The pid is the process's from the start; it execs the program right
+    // after reporting ready, so its command line changes a moment later.
+    let cmdline = || fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(5), || cmdline().starts_with("/rcr-probe\0sleep")),
+        "{:?}",
+        cmdline()
+    );
     // Deleting the container takes the exec'd process with it.
     rcr.ok(&["delete", "--force", &id]);
     assert!(wait_until(Duration::from_secs(5), || !std::path::Path::new(&format!("/proc/{pid}"))
