@@ -171,14 +171,7 @@ fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::tests::{write, V1, V2};
-    use crate::fs::{CgroupFs, ProcCgroups};
-    use crate::path::CgroupPath;
-
-    fn cgroup(tmp: &Path, mountinfo: &str) -> Cgroup {
-        let fs = CgroupFs::from_mountinfo(mountinfo, tmp).unwrap();
-        Cgroup::new(&fs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap()).unwrap()
-    }
+    use crate::fs::tests::{container_cgroup as cgroup, write, V1, V2};
 
     #[test]
     fn v1_freezer_state() {

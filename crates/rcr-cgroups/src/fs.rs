@@ -349,6 +349,14 @@ pub(crate) mod tests {
         fs::write(path, text).unwrap();
     }
 
+    /// The cgroup `/rcr/c1` of a fake cgroupfs under `tmp` mounted as
+    /// `mountinfo` says.
+    pub(crate) fn container_cgroup(tmp: &Path, mountinfo: &str) -> crate::Cgroup {
+        let fs = CgroupFs::from_mountinfo(mountinfo, tmp).unwrap();
+        let path = crate::CgroupPath::parse("/rcr/c1").unwrap();
+        crate::Cgroup::new(&fs, &ProcCgroups::default(), &path).unwrap()
+    }
+
     #[test]
     fn detects_hybrid() {
         let tmp = tempfile::tempdir().unwrap();

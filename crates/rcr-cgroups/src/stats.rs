@@ -367,14 +367,7 @@ fn io_stat_v2(d: &Path) -> Result<(Vec<BlkioEntry>, Vec<BlkioEntry>), CgroupErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::tests::{write, HYBRID, V2};
-    use crate::fs::{CgroupFs, ProcCgroups};
-    use crate::path::CgroupPath;
-
-    fn cgroup(tmp: &Path, mountinfo: &str) -> Cgroup {
-        let fs = CgroupFs::from_mountinfo(mountinfo, tmp).unwrap();
-        Cgroup::new(&fs, &ProcCgroups::default(), &CgroupPath::parse("/rcr/c1").unwrap()).unwrap()
-    }
+    use crate::fs::tests::{container_cgroup as cgroup, write, HYBRID, V2};
 
     #[test]
     fn v1_stats() {
