@@ -141,13 +141,17 @@ fn hook_state(req: &CreateRequest<'_>) -> serde_json::Value {
 /// A container without a mount namespace of its own made its mounts in
 /// ours: take them down with it, innermost first.
 fn unmount_shared(state: &ContainerState) {
-    let Ok(Some(spec)) = state.recorded_spec() else { return };
-    let private = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).is_some_and(|ns| {
-        ns.iter().any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount)
+    // Nearly every container has a mount namespace: tell that from the
+    // recorded JSON, and parse the whole spec only for the rare one without.
+    let private = state.spec.as_ref().is_none_or(|spec| {
+        spec["linux"]["namespaces"]
+            .as_array()
+            .is_some_and(|ns| ns.iter().any(|n| n["type"] == "mount"))
     });
     if private {
         return;
     }
+    let Ok(Some(spec)) = state.recorded_spec() else { return };
     for m in spec.mounts().iter().flatten().rev() {
         let target = state.rootfs.join(crate::init::rel_path(m.destination()));
         if let Err(e) = nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH) {
