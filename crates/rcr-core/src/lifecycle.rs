@@ -16,7 +16,7 @@ use crate::platform::{
     BoxError, CreateOptions, CreateRequest, Event, ExecOptions, ExecRequest, Platform, Progress,
 };
 use crate::spec::{load_bundle, SpecError};
-use crate::state::{ContainerState, Liveness, Status};
+use crate::state::{ContainerState, Status};
 use crate::store::{ContainerDir, Store, StoreError};
 
 /// Failures of a lifecycle verb.
@@ -337,23 +337,14 @@ fn status_err(
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), LifecycleError> {
-    let err = |source| LifecycleError::PidFile { path: path.to_owned(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name =
-        path.file_name().ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
-}
-
-/// Whether a liveness answer means a process exists.
-pub fn is_alive(l: Liveness) -> bool {
-    l != Liveness::Gone
+    crate::store::write_pid_file(path, pid)
+        .map_err(|source| LifecycleError::PidFile { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Liveness;
     use std::cell::{Cell, RefCell};
 
     /// A platform whose init is a flag, for testing the lifecycle alone.

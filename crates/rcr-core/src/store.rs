@@ -53,6 +53,16 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreErr
     move |source| StoreError::Io { what, path, source }
 }
 
+/// Writes `pid` to `path` atomically (temp file beside it, then rename), so
+/// an engine polling the file never reads it half-written.
+pub fn write_pid_file(path: &Path, pid: i32) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| io::Error::from_raw_os_error(libc::EISDIR))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    fs::write(&tmp, pid.to_string())?;
+    fs::rename(&tmp, path)
+}
+
 /// What a lockless read of a container finds.
 #[derive(Debug)]
 pub struct Snapshot {

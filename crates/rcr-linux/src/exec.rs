@@ -11,7 +11,7 @@ use rcr_core::platform::ExecRequest;
 
 use crate::init::exec::{self as child, ExecContext};
 use crate::plan::{self, PlanOptions};
-use crate::proto::{self, FromInit, Level, ToInit};
+use crate::proto::{self, FromInit, ToInit};
 use crate::seccomp_agent::AgentTarget;
 use crate::spawn::{describe_exit, kill_and_reap, open_ns, PidNsGuard, SpawnError};
 use crate::{console, sys, terminal};
@@ -67,10 +67,8 @@ pub(crate) fn cpu_set(cpus: &crate::plan::CpuList) -> Result<nix::sched::CpuSet,
 }
 
 fn write_pid_file(path: &Path, pid: Pid) -> Result<(), ExecError> {
-    let err = |source| ExecError::PidFile { path: path.to_owned(), source };
-    let tmp = path.with_extension("rcr-tmp");
-    std::fs::write(&tmp, pid.to_string()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    rcr_core::store::write_pid_file(path, pid.as_raw())
+        .map_err(|source| ExecError::PidFile { path: path.to_owned(), source })
 }
 
 /// Runs `exec`. `foreground` holds the console pair a foreground exec with
@@ -178,11 +176,7 @@ pub fn exec(
             }
         };
         match (msg, fd, &agent) {
-            (FromInit::Log { level, message }, None, _) => match level {
-                Level::Debug => tracing::debug!(target: "rcr::exec", "{message}"),
-                Level::Info => tracing::info!(target: "rcr::exec", "{message}"),
-                Level::Warn => tracing::warn!(target: "rcr::exec", "{message}"),
-            },
+            (FromInit::Log { level, message }, None, _) => level.emit(&message),
             (FromInit::SeccompNotify { fd: number }, None, Some(agent)) => {
                 let sent = crate::spawn::take_fd(pid, number)
                     .map_err(Box::<dyn std::error::Error + Send + Sync>::from)

@@ -35,6 +35,17 @@ pub enum Level {
     Warn,
 }
 
+impl Level {
+    /// Re-emits a record the init (or an exec'd child) forwarded.
+    pub fn emit(self, message: &str) {
+        match self {
+            Self::Debug => tracing::debug!(target: "rcr::init", "{message}"),
+            Self::Info => tracing::info!(target: "rcr::init", "{message}"),
+            Self::Warn => tracing::warn!(target: "rcr::init", "{message}"),
+        }
+    }
+}
+
 /// A failure inside the init, rendered once by the parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitError {

@@ -20,7 +20,7 @@ use rcr_core::hooks::{self, HookKind};
 use crate::idmap::{self, IdmapError};
 use crate::init::{self, CgroupView, InitContext};
 use crate::plan::LaunchPlan;
-use crate::proto::{self, FromInit, InitError, Level, ToInit};
+use crate::proto::{self, FromInit, InitError, ToInit};
 use crate::seccomp_agent::{AgentError, AgentTarget};
 use crate::{proc, sys};
 
@@ -219,11 +219,7 @@ pub fn spawn(
             (FromInit::SeccompNotify { .. }, None) => {
                 return Err(fail(pid, SpawnError::Protocol("unexpected seccomp notify fd".into())));
             }
-            (FromInit::Log { level, message }, None) => match level {
-                Level::Debug => tracing::debug!(target: "rcr::init", "{message}"),
-                Level::Info => tracing::info!(target: "rcr::init", "{message}"),
-                Level::Warn => tracing::warn!(target: "rcr::init", "{message}"),
-            },
+            (FromInit::Log { level, message }, None) => level.emit(&message),
             (FromInit::Forked { pid: new }, None) if may_fork => {
                 may_fork = false;
                 // The forking process exits right after sending; its child
