@@ -43,6 +43,8 @@ pub enum CgroupError {
     Create { path: PathBuf, source: io::Error },
     #[error("add pid {pid} to cgroup {}: {source}", path.display())]
     AddPid { pid: i32, path: PathBuf, source: io::Error },
+    #[error("join cgroup: {}: {source}", path.display())]
+    Join { path: PathBuf, source: io::Error },
     #[error("send {signal} to pid {pid} of cgroup {}: {source}", path.display())]
     Signal { signal: Signal, pid: i32, path: PathBuf, source: Errno },
     #[error("remove cgroup {}: {source}", path.display())]

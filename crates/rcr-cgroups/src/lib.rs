@@ -34,7 +34,7 @@ mod sys;
 pub use error::CgroupError;
 pub use freezer::FreezerState;
 pub use fs::{CgroupFs, Layout, ProcCgroups};
-pub use manager::{Cgroup, ContainerMounts, HierarchyMount};
+pub use manager::{Cgroup, ContainerMounts, HierarchyMount, Joiner};
 pub use oom::OomWatch;
 pub use path::{systemd_available, CgroupPath, SystemdPath};
 pub use resources::Resources;

@@ -529,3 +529,62 @@ fn events_stream_stats_until_the_container_stops() {
     assert!((3..=7).contains(&stats), "{stats} stats records in 1.1s at 200ms");
     rcr.ok(&["delete", &id]);
 }
+
+/// The host's view of `pid`'s cgroups: (hierarchy line prefix, path).
+fn cgroups_of(pid: &str) -> Vec<(String, String)> {
+    read(&PathBuf::from(format!("/proc/{pid}/cgroup")))
+        .lines()
+        .filter_map(|l| l.rsplit_once(':'))
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .collect()
+}
+
+#[test]
+fn init_exec_and_their_children_are_in_every_hierarchy() {
+    // The init and exec'd processes join by themselves (v1 `tasks`) or are
+    // forked into the cgroup (clone3 on the unified hierarchy): check each
+    // hierarchy the host has, from the host.
+    let test = "init_exec_and_their_children_are_in_every_hierarchy";
+    let Some(layout) = setup(test) else { return };
+    let rcr = Rcr::new(BIN);
+    let b = bundle("sleep 1000 & wait", json!({"pids": {"limit": 100}}));
+    let id = Rcr::unique_id("join");
+    let want = format!("/rcr/{id}");
+    ok_detached(&rcr, &["run", "--detach", "--bundle", b.path_str(), &id]);
+    let state: Value = serde_json::from_str(&rcr.ok(&["state", &id])).unwrap();
+    let init = state["pid"].as_i64().unwrap().to_string();
+    let host = cgroups_of("self");
+    let mut checked = vec![];
+    for (who, pid) in [("init", init.clone())] {
+        let own = cgroups_of(&pid);
+        assert_eq!(own.len(), host.len(), "{who}: {own:?}");
+        for (hierarchy, path) in own {
+            assert_eq!(path, want, "{who} in hierarchy {hierarchy}");
+            checked.push(hierarchy);
+        }
+    }
+    if layout == Layout::Hybrid {
+        assert!(checked.iter().any(|h| h == "0:"), "the unified hierarchy: {checked:?}");
+    }
+    // The init's child (forked after the join) and an exec'd process.
+    let children = PathBuf::from(format!("/proc/{init}/task/{init}/children"));
+    assert!(wait_until(Duration::from_secs(10), || !read(&children).is_empty()), "no child");
+    let child = read(&children).split_whitespace().next().unwrap().to_owned();
+    let pid_file = b.path().join("exec.pid");
+    let pid_file = pid_file.to_str().unwrap();
+    ok_detached(&rcr, &["exec", "--detach", "--pid-file", pid_file, &id, "sleep", "1000"]);
+    let exec_pid = read(&PathBuf::from(pid_file));
+    for (who, pid) in [("init's child", child), ("exec", exec_pid)] {
+        let own = cgroups_of(&pid);
+        assert_eq!(own.len(), host.len(), "{who}: {own:?}");
+        assert!(own.iter().all(|(_, path)| *path == want), "{who}: {own:?}");
+    }
+    // The pids limit counts them all: init, its child, the exec'd sleep.
+    let current = if layout == Layout::V2 {
+        read(&cg_dir(layout, "", &id).join("pids.current"))
+    } else {
+        read(&cg_dir(layout, "pids", &id).join("pids.current"))
+    };
+    assert_eq!(current, "3");
+    rcr.ok(&["delete", "--force", &id]);
+}

@@ -656,7 +656,7 @@ fn exec_killed_at_every_point_is_recoverable() {
     let rcr = rcr();
     let bundle = Bundle::busybox();
     sleeper(&bundle);
-    for point in ["exec:after-fork", "exec:after-cgroup", "exec:after-ready"] {
+    for point in ["exec:after-fork", "exec:after-ready"] {
         let id = Rcr::unique_id("crash-exec");
         create_ok(&rcr, &bundle, &id);
         call_ok(&rcr, &["start", &id]);
@@ -666,7 +666,7 @@ fn exec_killed_at_every_point_is_recoverable() {
         let procs = || processes_in_cgroup(&id).len();
         match point {
             // Before Proceed the child gets EOF on its socket and exits.
-            "exec:after-fork" | "exec:after-cgroup" => {
+            "exec:after-fork" => {
                 assert!(
                     wait_until(TIMEOUT, || procs() == 1),
                     "{point}: {:?}",

@@ -253,7 +253,7 @@ impl Platform for Linux {
         fault::point("create:after-fifo");
 
         let platform = data.json();
-        let cgroup = data.cgroup.as_ref();
+        let cgroup_join = data.cgroup.as_ref().map(Cgroup::joiner).transpose()?;
         let mut close_in_child = vec![req.lock_fd];
         // Our end of a foreground run's pair, and its other end if the
         // container has no terminal to send over it.
@@ -267,15 +267,15 @@ impl Platform for Linux {
                 state_dir: req.state_dir,
                 close_in_child,
                 cgroups: view,
+                cgroup_join,
                 preserve_fds: req.options.listen_fds + req.options.preserve_fds,
                 seccomp_agent: seccomp_agent(req, &plan),
                 console,
                 hook_state: plan.hooks.as_ref().map(|_| hook_state(req)),
             },
+            // The init joins its cgroup itself, and a re-forked init's child
+            // is born there.
             &mut |s| {
-                if let Some(cgroup) = cgroup {
-                    cgroup.add_pid(s.pid)?;
-                }
                 record(&Progress {
                     init: Some((s.pid.as_raw(), s.start_time)),
                     platform: platform.clone(),

@@ -1,6 +1,7 @@
 //! The parent side of `exec`: plan the process from the container's stored
-//! spec, fork a child into the container's pid namespace, put it in the
-//! container's cgroup, drive it to `Ready`, then wait for it or detach.
+//! spec, fork a child into the container's pid namespace (and its v2
+//! cgroup) with what it needs to join the rest of the cgroup itself, drive
+//! it to `Ready`, then wait for it or detach.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -128,10 +129,16 @@ pub fn exec(
             bundle: state.bundle.clone(),
             annotations: state.annotations.clone(),
         });
+    let affinity = plan.attrs.exec_cpu_affinity.as_ref();
+    let initial_cpus = affinity.and_then(|a| a.initial.as_ref());
+    let joiner = cgroup.map(rcr_cgroups::Cgroup::joiner).transpose()?;
     let (parent, chan) = proto::pair().map_err(SpawnError::Socket)?;
-    let forked = {
+    let (forked, in_unified) = {
         let _guard = PidNsGuard::enter(pid_ns.as_ref())?;
-        sys::fork_into(CloneFlags::empty()).map_err(SpawnError::Fork)?
+        // execCPUAffinity.initial applies before the process is in the
+        // cgroup: it cannot be born there.
+        let into = joiner.as_ref().filter(|_| initial_cpus.is_none());
+        crate::spawn::fork(CloneFlags::empty(), into)?
     };
     let mut pid = match forked {
         sys::Forked::Child => {
@@ -139,29 +146,28 @@ pub fn exec(
             if let Some((receiver, _)) = &foreground {
                 let _ = nix::unistd::close(receiver.as_raw_fd());
             }
-            let ctx = ExecContext { chan, join, preserve_fds: opts.preserve_fds, console };
+            let ctx = ExecContext {
+                chan,
+                join,
+                preserve_fds: opts.preserve_fds,
+                console,
+                cgroup_join: joiner.map(|j| (j, in_unified)),
+            };
             child::main(&plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,
     };
-    drop((chan, console));
+    drop((chan, console, joiner));
     rcr_core::fault::point("exec:after-fork");
     // execCPUAffinity.initial holds until the cgroup takes over; set by us
-    // on the child's pid, so it is in force before the child joins.
-    let affinity = plan.attrs.exec_cpu_affinity.as_ref();
-    if let Some(cpus) = affinity.and_then(|a| a.initial.as_ref()) {
+    // on the child's pid, so it is in force before the child joins (after
+    // Proceed).
+    if let Some(cpus) = initial_cpus {
         if let Err(e) = nix::sched::sched_setaffinity(pid, &cpu_set(cpus)?) {
             kill_and_reap(pid);
             return Err(ExecError::Affinity { which: "initial", source: e }.into());
         }
     }
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.add_pid(pid) {
-            kill_and_reap(pid);
-            return Err(e.into());
-        }
-    }
-    rcr_core::fault::point("exec:after-cgroup");
     if parent.send(&ToInit::Proceed).is_err() {
         return Err(SpawnError::InitDied(describe_exit(pid)).into());
     }

@@ -73,6 +73,9 @@ pub struct SpawnRequest<'a> {
     /// a copy would keep it locked for as long as the container lives).
     pub close_in_child: Vec<RawFd>,
     pub cgroups: CgroupView,
+    /// How the init puts itself into the container's cgroup; `None` when
+    /// the container has none (rootless without a delegated cgroup).
+    pub cgroup_join: Option<rcr_cgroups::Joiner>,
     pub preserve_fds: u32,
     /// Where the seccomp notify fd goes, when the filter has notify rules.
     pub seccomp_agent: Option<AgentTarget>,
@@ -125,10 +128,10 @@ pub(crate) fn describe_exit(pid: Pid) -> String {
 }
 
 /// Starts the init and waits until it is ready for `start`. `placed` runs
-/// once the init exists and before it does anything: the caller puts it in
-/// its cgroup and records its pid there.
+/// once the init exists, while it joins its cgroup: the caller records its
+/// pid.
 pub fn spawn(
-    req: SpawnRequest<'_>,
+    mut req: SpawnRequest<'_>,
     placed: &mut dyn FnMut(Spawned) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 ) -> Result<Spawned, SpawnError> {
     let ns = &req.plan.namespaces;
@@ -148,9 +151,10 @@ pub fn spawn(
     let (parent, child) = proto::pair().map_err(SpawnError::Socket)?;
     let console = req.console;
 
-    let forked = {
+    let joiner = req.cgroup_join.take();
+    let (forked, in_unified) = {
         let _guard = PidNsGuard::enter(pid_target.as_ref())?;
-        sys::fork_into(ns.clone_flags()).map_err(SpawnError::Fork)?
+        fork(ns.clone_flags(), joiner.as_ref())?
     };
     let pid = match forked {
         sys::Forked::Child => {
@@ -166,12 +170,13 @@ pub fn spawn(
                 preserve_fds: req.preserve_fds,
                 console,
                 mount_sources,
+                cgroup_join: joiner.map(|j| (j, in_unified)),
             };
             init::main(req.plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,
     };
-    drop((child, state_dir, console, mount_sources));
+    drop((child, state_dir, console, mount_sources, joiner));
     fault::point("create:after-fork");
     let mut spawned = place(pid, placed)?;
     fault::point("create:after-pid-record");
@@ -257,6 +262,20 @@ pub fn spawn(
             }
         }
     }
+}
+
+/// Forks the init or an exec'd process, straight into the unified cgroup
+/// when there is one; says whether it landed there (see
+/// [`rcr_cgroups::Joiner`]).
+pub(crate) fn fork(
+    flags: CloneFlags,
+    joiner: Option<&rcr_cgroups::Joiner>,
+) -> Result<(sys::Forked, bool), SpawnError> {
+    match joiner.and_then(rcr_cgroups::Joiner::clone_into) {
+        Some(dir) => sys::fork_into_cgroup(flags, dir),
+        None => sys::fork_into(flags).map(|f| (f, false)),
+    }
+    .map_err(SpawnError::Fork)
 }
 
 /// Copies fd `number` of process `pid` (the seccomp notify listener).

@@ -1,6 +1,6 @@
-//! The child of `exec`: joins the running container's namespaces (the
-//! parent already put it in the container's pid namespace and cgroup), takes
-//! on the process's attributes and security, and execs the program.
+//! The child of `exec`: joins the running container's cgroup and namespaces
+//! (the parent already put it in the container's pid namespace), takes on
+//! the process's attributes and security, and execs the program.
 //!
 //! It reuses the init's steps, in the same order, minus everything that
 //! builds the container (mounts, devices, pivot_root, hostname, sysctls).
@@ -28,6 +28,9 @@ pub struct ExecContext {
     pub preserve_fds: u32,
     /// Where the terminal's master goes, with `--tty`.
     pub console: Option<OwnedFd>,
+    /// Files to join the container's cgroup through, and whether the fork
+    /// placed us in its unified directory already.
+    pub cgroup_join: Option<(rcr_cgroups::Joiner, bool)>,
 }
 
 /// Runs the exec'd child; never returns.
@@ -49,6 +52,10 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
         _ => sys::exit_now(1),
     }
     let chan = &ctx.chan;
+    // After Proceed: execCPUAffinity.initial, set by the parent, holds
+    // until here.
+    let join = ctx.cgroup_join.take();
+    step(chan, "join cgroup", || super::join_cgroup(join))?;
     // Now in the container's cgroup: execCPUAffinity.final applies.
     if let Some(cpus) = plan.attrs.exec_cpu_affinity.as_ref().and_then(|a| a.last.as_ref()) {
         step(chan, "execCPUAffinity.final", || {

@@ -51,6 +51,9 @@ pub struct InitContext {
     /// The connected console socket the terminal's master goes to; set
     /// exactly when `process.terminal` is.
     pub console: Option<OwnedFd>,
+    /// Files to join the container's cgroup through, and whether the fork
+    /// placed us in its unified directory already.
+    pub cgroup_join: Option<(rcr_cgroups::Joiner, bool)>,
 }
 
 /// Runs the init; never returns.
@@ -81,8 +84,12 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     // Device nodes and mount points get exactly the modes asked for; the
     // process's own umask is set just before exec.
     nix::sys::stat::umask(Mode::empty());
+    // Joined while the parent records our pid, before anything we do can
+    // be charged elsewhere; a failure is told once the parent listens.
+    let joined = join_cgroup(ctx.cgroup_join.take());
     let mut hook_state = serde_json::Value::Null;
     await_proceed(&ctx.chan, &mut hook_state);
+    step(&ctx.chan, "join cgroup", || joined)?;
     step(&ctx.chan, "join namespaces", || join_namespaces(ctx))?;
     step(&ctx.chan, "finish namespaces", || ns::finish(plan, ctx, &mut hook_state))?;
     step(&ctx.chan, "session keyring", || session_keyring(plan))?;
@@ -191,6 +198,12 @@ fn await_proceed(chan: &Channel, hook_state: &mut serde_json::Value) {
             _ => sys::exit_now(1),
         }
     }
+}
+
+/// Puts this (single-threaded) process into the container's cgroup.
+fn join_cgroup(join: Option<(rcr_cgroups::Joiner, bool)>) -> InitResult<()> {
+    let Some((joiner, in_unified)) = join else { return Ok(()) };
+    joiner.join_self(in_unified).map_err(|e| InitError::msg(e.to_string()))
 }
 
 fn path_str(p: &CStr) -> String {
