@@ -6,7 +6,7 @@ One command (as root):
     sudo python3 bench/bench.py            # N=30 iterations per scenario
     sudo python3 bench/bench.py --quick    # N=5
 
-It builds rcr (release) unless --rcr is given, prepares one busybox bundle in
+It builds rcr (release, as scripts/build-release ships it) unless --rcr is given, prepares one busybox bundle in
 a temporary directory, re-executes itself inside a private mount namespace
 with the cgroup2 mount of a hybrid host hidden (crun 1.8 refuses hybrid
 hosts otherwise; every runtime is measured inside the same namespace), runs
@@ -137,35 +137,24 @@ def die(msg: str) -> NoReturn:
 
 
 def build_rcr() -> Path:
-    cargo = shutil.which("cargo")
-    if cargo is None:
-        for home in filter(None, (os.environ.get("HOME"), os.path.expanduser(f"~{os.environ.get('SUDO_USER', '')}"))):
-            candidate = Path(home) / ".cargo" / "bin" / "cargo"
-            if candidate.exists():
-                cargo = str(candidate)
+    """Builds rcr as it ships: scripts/build-release (static) prints its path."""
+    env = dict(os.environ)
+    if shutil.which("cargo") is None:
+        homes = (os.environ.get("HOME"), os.path.expanduser(f"~{os.environ.get('SUDO_USER', '')}"))
+        for home in filter(None, homes):
+            bindir = Path(home) / ".cargo" / "bin"
+            if (bindir / "cargo").exists():
+                env["PATH"] = f"{bindir}:{env.get('PATH', '')}"
                 break
-    if cargo is None:
-        die("cargo not found: install Rust (scripts/setup does) or pass --rcr PATH")
-    log("bench: building rcr (cargo build --release -p rcr-cli)")
+        else:
+            die("cargo not found: install Rust (scripts/setup does) or pass --rcr PATH")
+    log("bench: building rcr (scripts/build-release)")
     proc = subprocess.run(
-        [cargo, "build", "--release", "-p", "rcr-cli", "--message-format=json-render-diagnostics"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
+        [str(REPO / "scripts" / "build-release")], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
     )
-    if proc.returncode != 0:
-        die("cargo build failed")
-    exe = None
-    for line in proc.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "rcr":
-            exe = msg.get("executable") or exe
-    if not exe:
-        die("cargo did not report the rcr executable")
-    return Path(exe)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        die("scripts/build-release failed")
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def find_runtime(name: str, given: str | None) -> Path:
@@ -1132,7 +1121,7 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", "--iterations", type=int, default=30, help="samples per scenario (default 30)")
     p.add_argument("--quick", action="store_true", help="N=5")
-    p.add_argument("--rcr", help="rcr binary to measure (default: build it with cargo)")
+    p.add_argument("--rcr", help="rcr binary to measure (default: build it with scripts/build-release)")
     p.add_argument("--runc", help="runc binary (default: runc on PATH or /usr/sbin/runc)")
     p.add_argument("--crun", help="crun binary (default: crun on PATH or /usr/bin/crun)")
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma list (default rcr,crun,runc)")

@@ -8,7 +8,7 @@ re-exec on every start) and once from a read-only bind mount (skipped), with
 `rcr run` of /bin/true in a busybox bundle. runc and crun are timed in the
 same run for scale (their own protections are inside their numbers).
 
-    sudo python3 bench/protection.py [-n 40] [--rcr target/release/rcr]
+    sudo python3 bench/protection.py [-n 40] [--rcr "$(scripts/build-release)"]
 
 Everything runs in a private mount namespace with the cgroup2 mount hidden,
 as bench.py does, so crun 1.8.1 works on a cgroup v1 hybrid host.
@@ -106,12 +106,12 @@ def inside(args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=40)
-    p.add_argument("--rcr", default=str(REPO / "target/release/rcr"))
+    p.add_argument("--rcr", required=True, help="the rcr binary, e.g. \"$(scripts/build-release)\"")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: sudo python3 bench/protection.py")
     if not Path(args.rcr).exists():
-        sys.exit(f"no rcr at {args.rcr}: cargo build --release -p rcr-cli")
+        sys.exit(f"no rcr at {args.rcr}: build it with scripts/build-release")
     if os.environ.get(IN_NS) == "1":
         inside(args)
         return

@@ -4,7 +4,7 @@
 # and checks that no state is left behind. As root:
 #   bench/reliability.sh [RUNTIME] [N] [P]
 set -euo pipefail
-rt=${1:-target/release/rcr}
+rt=${1:-$(scripts/build-release)}
 n=${2:-1000}
 p=${3:-4}
 work=$(mktemp -d)
