@@ -128,6 +128,7 @@ pub fn exec(
             bundle: state.bundle.clone(),
             annotations: state.annotations.clone(),
         });
+    let seccomp = crate::seccomp::prepare(&plan, req.root)?;
     let (parent, chan) = proto::pair().map_err(SpawnError::Socket)?;
     let forked = {
         let _guard = PidNsGuard::enter(pid_ns.as_ref())?;
@@ -139,7 +140,7 @@ pub fn exec(
             if let Some((receiver, _)) = &foreground {
                 let _ = nix::unistd::close(receiver.as_raw_fd());
             }
-            let ctx = ExecContext { chan, join, preserve_fds: opts.preserve_fds, console };
+            let ctx = ExecContext { chan, join, preserve_fds: opts.preserve_fds, console, seccomp };
             child::main(&plan, ctx)
         }
         sys::Forked::Parent(pid) => pid,

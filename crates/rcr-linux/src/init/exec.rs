@@ -28,6 +28,8 @@ pub struct ExecContext {
     pub preserve_fds: u32,
     /// Where the terminal's master goes, with `--tty`.
     pub console: Option<OwnedFd>,
+    /// The compiled seccomp filter; set exactly when `linux.seccomp` is.
+    pub seccomp: Option<seccomp::Filter>,
 }
 
 /// Runs the exec'd child; never returns.
@@ -82,7 +84,7 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
     let caps = step(chan, "bounding set", || caps::limit(&plan.attrs.capabilities, &warn))?;
     step(chan, "security labels", || crate::lsm::apply(&plan.lsm))?;
     step(chan, "close fds", || close_fds(ctx.preserve_fds))?;
-    let mut filter = step(chan, "build seccomp filter", || seccomp::build(plan, chan))?;
+    let mut filter = ctx.seccomp.take();
     step(chan, "cwd check", || process::check_cwd(&plan.process.cwd))?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeIdentity, chan)?;
     step(chan, "user and groups", || process::identity(&plan.process))?;
