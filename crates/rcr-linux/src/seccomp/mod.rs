@@ -169,6 +169,7 @@ pub fn prepare(plan: &LaunchPlan, root: &Path) -> Result<Option<Filter>, Seccomp
 }
 
 fn compiled(plan: &SeccompPlan, root: &Path) -> Result<Program, SeccompError> {
+    let started = Instant::now();
     let key = cache::Key::new(&cache::Toolchain::current(), plan);
     let cache = cache::Cache::open(root)
         .inspect_err(|e| tracing::debug!("seccomp: no filter cache: {e}"))
@@ -176,7 +177,12 @@ fn compiled(plan: &SeccompPlan, root: &Path) -> Result<Program, SeccompError> {
     if let Some(cache) = &cache {
         match cache.get(&key) {
             Ok(Some(hit)) => {
-                tracing::debug!("seccomp: filter from cache {}", cache.entry_path(&key).display());
+                tracing::debug!(
+                    "seccomp: filter from cache {} ({} instructions) in {:?}",
+                    cache.entry_path(&key).display(),
+                    hit.program.len(),
+                    started.elapsed()
+                );
                 log_skipped(&hit.skipped);
                 return Ok(hit.program);
             }
@@ -184,7 +190,6 @@ fn compiled(plan: &SeccompPlan, root: &Path) -> Result<Program, SeccompError> {
             Err(e) => tracing::debug!("seccomp: recompiling: {e}"),
         }
     }
-    let started = Instant::now();
     let compiled = compile(plan)?;
     tracing::debug!(
         "seccomp: compiled filter ({} instructions) in {:?}",
