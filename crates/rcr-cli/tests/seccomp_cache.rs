@@ -72,7 +72,7 @@ impl Run {
         self.log.contains("seccomp: compiled filter")
     }
 
-    fn from_cache(&self) -> bool {
+    fn hit(&self) -> bool {
         self.log.contains("seccomp: filter from cache")
     }
 }
@@ -131,7 +131,7 @@ fn the_second_run_loads_the_cached_filter() {
     let bundle = bundle_with(profile());
     let first = run(&rcr, &bundle);
     assert_eq!(first.report, denied());
-    assert!(first.compiled() && !first.from_cache(), "{}", first.log);
+    assert!(first.compiled() && !first.hit(), "{}", first.log);
     assert!(first.log.contains("skipped syscalls unknown to libseccomp"), "{}", first.log);
 
     let dir = rcr.root().join(CACHE_DIR);
@@ -148,7 +148,7 @@ fn the_second_run_loads_the_cached_filter() {
 
     let second = run(&rcr, &bundle);
     assert_eq!(second.report, denied(), "the cached filter holds");
-    assert!(second.from_cache() && !second.compiled(), "{}", second.log);
+    assert!(second.hit() && !second.compiled(), "{}", second.log);
     // A hit logs what the compile logged.
     assert!(second.log.contains("skipped syscalls unknown to libseccomp"), "{}", second.log);
     let after = fs::metadata(&entry).unwrap();
@@ -169,6 +169,9 @@ fn the_second_run_loads_the_cached_filter() {
     assert!(third.compiled(), "{}", third.log);
     assert_eq!(entries(&rcr).len(), 2);
 }
+
+/// What is done to the cache entry, by name.
+type Damage<'a> = (&'a str, Box<dyn Fn(&Path) + 'a>);
 
 /// An allow-all program of `n` instructions (`BPF_RET | BPF_K`,
 /// `SECCOMP_RET_ALLOW`).
@@ -207,7 +210,7 @@ fn a_damaged_entry_is_compiled_again_and_replaced() {
     let start = forged.len() - program_len;
     forged[start..].copy_from_slice(&allow_all(program_len / 8));
 
-    let damages: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let damages: Vec<Damage<'_>> = vec![
         ("truncated", Box::new(|p: &Path| fs::write(p, &good[..good.len() / 2]).unwrap())),
         ("empty", Box::new(|p: &Path| fs::write(p, b"").unwrap())),
         ("garbage", Box::new(|p: &Path| fs::write(p, vec![0xa5; good.len()]).unwrap())),
@@ -242,7 +245,7 @@ fn a_damaged_entry_is_compiled_again_and_replaced() {
         let meta = fs::metadata(&entry).unwrap();
         assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o600, 0), "{what}");
         assert_eq!(fs::read(&entry).unwrap(), good, "{what}: replaced by the same entry");
-        assert!(run(&rcr, &bundle).from_cache(), "{what}: the replacement is used");
+        assert!(run(&rcr, &bundle).hit(), "{what}: the replacement is used");
     }
     let r = run(&rcr, &bundle);
     assert!(r.compiled() && r.log.contains("cached filter as"), "{}", r.log);
@@ -298,7 +301,7 @@ fn concurrent_runs_of_one_profile_share_one_entry() {
     only_entry(&rcr);
     let r = run(&rcr, &bundle);
     assert_eq!(r.report, denied());
-    assert!(r.from_cache(), "{}", r.log);
+    assert!(r.hit(), "{}", r.log);
 }
 
 #[test]
@@ -437,7 +440,7 @@ fn notify_profiles_work_from_the_cache() {
         bundle.edit(|c| c["process"]["noNewPrivileges"] = json!(nnp));
         let r = run(&rcr, &bundle);
         assert_eq!(r.report, json!({"ret": ANSWER, "errno": null}), "round {round}");
-        assert_eq!(r.from_cache(), round > 0, "round {round}: {}", r.log);
+        assert_eq!(r.hit(), round > 0, "round {round}: {}", r.log);
         assert_eq!(agent.finish(), 1, "round {round}");
     }
     only_entry(&rcr);

@@ -3,8 +3,9 @@
 //! the program depends on.
 //!
 //! An entry is an 80-byte header (magic and format version, the key, the
-//! SHA-256 of the body, the lengths of the body's two parts) followed by the
-//! syscall names libseccomp skipped (a JSON array) and the program.
+//! SHA-256 of the body, the lengths of the body's two parts as little-endian
+//! u32) followed by the body: the syscall names libseccomp skipped (a JSON
+//! array) and the program.
 //!
 //! Invariants:
 //! - the directory is made 0700 by the runtime (`~` keeps it out of the
@@ -62,16 +63,18 @@ const MAX_ENTRY: usize = HEADER + MAX_SKIPPED + MAX_INSTRUCTIONS * 8;
 pub struct Toolchain {
     /// rcr's version, and its build's GNU build id when the binary has one:
     /// the code that drives libseccomp may change without a new version.
-    pub rcr: String,
-    pub build_id: Option<String>,
+    /// (A linker that writes no build id leaves only the version to tell
+    /// builds apart.)
+    rcr: String,
+    build_id: Option<String>,
     /// libseccomp's version and API level: the code it generates, and the
     /// kernel features it found.
-    pub libseccomp: Option<String>,
-    pub api: u32,
+    libseccomp: Option<String>,
+    api: u32,
     /// The native architecture, which every filter covers.
-    pub arch: String,
+    arch: String,
     /// The kernel's release and build, which libseccomp probed.
-    pub kernel: String,
+    kernel: String,
 }
 
 impl Toolchain {

@@ -7,7 +7,7 @@
 //! Compiling is libseccomp's work and costs about 20 ms for a Docker-like
 //! profile, more than the rest of a container start; so a compiled program
 //! is kept in a cache under the state root, keyed by everything it depends
-//! on, and a known profile costs one small file read (see [`cache`]). The
+//! on, and a known profile costs one small file read (see `cache.rs`). The
 //! cache is the runtime parent's alone: the child runs after pivot_root,
 //! where it is out of sight.
 //!
