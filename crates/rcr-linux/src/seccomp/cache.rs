@@ -356,8 +356,9 @@ impl Cache {
     pub fn put(&self, key: &Key, compiled: &Compiled) -> Result<(), CacheError> {
         let bytes = encode(key, compiled)?;
         let name = key.file_name();
-        // Unique among live processes, also across pid namespaces sharing
-        // the root; O_EXCL makes sure of it.
+        // The pid and the clock keep concurrent writers apart, also across
+        // pid namespaces sharing the root; O_EXCL makes sure that no writer
+        // ever writes into another's file.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
