@@ -79,6 +79,7 @@ impl<P: Platform> Runtime<P> {
         let result = dir.save(&state).map_err(LifecycleError::from).and_then(|()| {
             fault::point("create:after-creating-record");
             let req = CreateRequest {
+                root: self.store.root(),
                 id: id.as_str(),
                 bundle: &bundle,
                 state_dir: dir.path(),
@@ -194,7 +195,7 @@ impl<P: Platform> Runtime<P> {
             }
             s => return Err(status_err(id, s, "exec", "created or running")),
         }
-        let req = ExecRequest { state: &obs.state, process, options };
+        let req = ExecRequest { root: self.store.root(), state: &obs.state, process, options };
         self.platform.exec(&req).map_err(LifecycleError::Platform)
     }
 

@@ -64,6 +64,8 @@ pub struct ExecOptions {
 /// One `exec` call, handed to the backend.
 #[derive(Debug)]
 pub struct ExecRequest<'a> {
+    /// The runtime's state root (`--root`), for caches shared by containers.
+    pub root: &'a Path,
     pub state: &'a ContainerState,
     pub process: &'a oci_spec::runtime::Process,
     pub options: &'a ExecOptions,
@@ -82,6 +84,8 @@ pub struct Progress {
 /// One `create` call, handed to the backend.
 #[derive(Debug)]
 pub struct CreateRequest<'a> {
+    /// The runtime's state root (`--root`), for caches shared by containers.
+    pub root: &'a Path,
     pub id: &'a str,
     pub bundle: &'a Bundle,
     /// The container's state directory (holds the exec fifo).

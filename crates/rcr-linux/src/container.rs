@@ -211,6 +211,7 @@ impl Platform for Linux {
         };
         let plan = plan::plan(&req.bundle.spec, &req.bundle.dir, &req.bundle.rootfs, opts)?;
         crate::lsm::check(&plan.lsm)?;
+        let seccomp = crate::seccomp::prepare(&plan, req.root)?;
         let console = self.console_for(&plan, req.options.console_socket.as_deref())?;
         let spec_resources = req.bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref());
         let resources = resources::for_create(spec_resources)?;
@@ -272,6 +273,7 @@ impl Platform for Linux {
                 seccomp_agent: seccomp_agent(req, &plan),
                 console,
                 hook_state: plan.hooks.as_ref().map(|_| hook_state(req)),
+                seccomp,
             },
             // The init joins its cgroup itself, and a re-forked init's child
             // is born there.

@@ -132,6 +132,7 @@ pub fn exec(
     let affinity = plan.attrs.exec_cpu_affinity.as_ref();
     let initial_cpus = affinity.and_then(|a| a.initial.as_ref());
     let joiner = cgroup.map(rcr_cgroups::Cgroup::joiner).transpose()?;
+    let seccomp = crate::seccomp::prepare(&plan, req.root)?;
     let (parent, chan) = proto::pair().map_err(SpawnError::Socket)?;
     let (forked, in_unified) = {
         let _guard = PidNsGuard::enter(pid_ns.as_ref())?;
@@ -152,6 +153,7 @@ pub fn exec(
                 preserve_fds: opts.preserve_fds,
                 console,
                 cgroup_join: joiner.map(|j| (j, in_unified)),
+                seccomp,
             };
             child::main(&plan, ctx)
         }

@@ -29,7 +29,7 @@ use rcr_core::spec::{MIN_SPEC_VERSION, SPEC_VERSION};
 use serde::Serialize;
 
 use crate::plan::{self, SeccompFlag};
-use crate::{init, lsm, sys};
+use crate::{lsm, seccomp, sys};
 
 /// The features document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,9 +136,9 @@ impl Host {
                 .filter(|t| Path::new("/proc/self/ns").join(proc_ns_name(*t)).exists())
                 .collect(),
             capabilities: sys::kernel_caps(),
-            seccomp_flags: init::seccomp::supported_flags(),
-            seccomp_architectures: init::seccomp::supported_architectures(),
-            libseccomp_version: init::seccomp::libseccomp_version(),
+            seccomp_flags: seccomp::supported_flags(),
+            seccomp_architectures: seccomp::supported_architectures(),
+            libseccomp_version: seccomp::libseccomp_version(),
             apparmor: lsm::apparmor_enabled(),
             selinux: lsm::selinux_enabled(),
         }

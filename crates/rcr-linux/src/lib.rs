@@ -3,6 +3,7 @@
 //! - [`plan`]: spec to [`plan::LaunchPlan`], pure;
 //! - [`proto`]: the typed parent/init protocol;
 //! - [`spawn`]: the parent side of `create` and `start`;
+//! - [`seccomp`]: compiling the seccomp filter, and its cache;
 //! - [`seccomp_agent`]: handing a seccomp notify fd to its agent;
 //! - [`init`]: the container init's step list;
 //! - [`features`]: the runtime-spec features document;
@@ -28,6 +29,7 @@ pub mod proc;
 pub mod proto;
 pub mod resources;
 pub mod rootless;
+pub mod seccomp;
 pub mod seccomp_agent;
 pub mod spawn;
 pub mod sys;

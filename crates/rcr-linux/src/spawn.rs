@@ -84,6 +84,8 @@ pub struct SpawnRequest<'a> {
     /// The state document hooks get on stdin (status `creating`, pid
     /// filled in once known); `None` when the spec has no hooks.
     pub hook_state: Option<serde_json::Value>,
+    /// The compiled seccomp filter, for the init to load.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 pub(crate) fn open_ns(path: &Path) -> Result<OwnedFd, SpawnError> {
@@ -171,6 +173,7 @@ pub fn spawn(
                 console,
                 mount_sources,
                 cgroup_join: joiner.map(|j| (j, in_unified)),
+                seccomp: req.seccomp,
             };
             init::main(req.plan, ctx)
         }

@@ -31,6 +31,8 @@ pub struct ExecContext {
     /// Files to join the container's cgroup through, and whether the fork
     /// placed us in its unified directory already.
     pub cgroup_join: Option<(rcr_cgroups::Joiner, bool)>,
+    /// The compiled seccomp filter; set exactly when `linux.seccomp` is.
+    pub seccomp: Option<seccomp::Filter>,
 }
 
 /// Runs the exec'd child; never returns.
@@ -89,7 +91,7 @@ fn run(plan: &LaunchPlan, ctx: &mut ExecContext) -> InitResult<Infallible> {
     let caps = step(chan, "bounding set", || caps::limit(&plan.attrs.capabilities, &warn))?;
     step(chan, "security labels", || crate::lsm::apply(&plan.lsm))?;
     step(chan, "close fds", || close_fds(ctx.preserve_fds))?;
-    let mut filter = step(chan, "build seccomp filter", || seccomp::build(plan, chan))?;
+    let mut filter = ctx.seccomp.take();
     step(chan, "cwd check", || process::check_cwd(&plan.process.cwd))?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeIdentity, chan)?;
     step(chan, "user and groups", || process::identity(&plan.process))?;

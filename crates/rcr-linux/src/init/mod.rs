@@ -54,6 +54,8 @@ pub struct InitContext {
     /// Files to join the container's cgroup through, and whether the fork
     /// placed us in its unified directory already.
     pub cgroup_join: Option<(rcr_cgroups::Joiner, bool)>,
+    /// The compiled seccomp filter; set exactly when `linux.seccomp` is.
+    pub seccomp: Option<seccomp::Filter>,
 }
 
 /// Runs the init; never returns.
@@ -132,7 +134,7 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     step(&ctx.chan, "security labels", || crate::lsm::apply(&plan.lsm))?;
     // Before any seccomp load: profiles need not allow close_range.
     step(&ctx.chan, "close fds", || close_fds(ctx.preserve_fds))?;
-    let mut filter = step(&ctx.chan, "build seccomp filter", || seccomp::build(plan, &ctx.chan))?;
+    let mut filter = ctx.seccomp.take();
     // The state directory is root's alone: reach the fifo while still root.
     let fifo = step(&ctx.chan, "find exec fifo", || find_fifo(ctx))?;
     step(&ctx.chan, "cwd check", || process::check_cwd(&plan.process.cwd))?;

@@ -1,258 +1,36 @@
-//! The container's seccomp filter: built with libseccomp from the plan's
-//! [`SeccompPlan`], loaded at the [`LoadPoint`] the plan chose, and, with
-//! notify rules, its listener fd handed to the parent.
+//! Loading the container's seccomp filter: the [`Filter`] the parent
+//! compiled (see [`crate::seccomp`]) is loaded with seccomp(2) at the
+//! [`LoadPoint`] the plan chose, and, with notify rules, its listener fd is
+//! handed to the parent.
 //!
-//! The filter is always built before `Ready`, so whatever libseccomp or the
-//! kernel's feature checks refuse (an architecture, a flag, a rule) fails
-//! `create`; a late load can then only fail in the kernel's final check.
-//! libseccomp never sets `no_new_privs` here: that is the spec's
+//! Everything libseccomp can refuse was refused by the parent before the
+//! init existed, so a late load can only fail in the kernel's final check.
+//! Loading never sets `no_new_privs`: that is the spec's
 //! `process.noNewPrivileges`, applied by its own step.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-    ScmpVersion,
-};
-use oci_spec::runtime::Arch;
-
-use super::InitResult;
-use crate::plan::{
-    ArgCondition, CompareOp, LaunchPlan, LoadPoint, SeccompAction, SeccompFlag, SeccompPlan,
-    SECCOMP_ARCHITECTURES, SECCOMP_FILTER_FLAGS,
-};
-use crate::proto::{errno_text, Channel, FromInit, InitError, Level, ToInit};
+use crate::plan::LoadPoint;
+use crate::proto::{Channel, FromInit, InitError, Level, ToInit};
+pub use crate::seccomp::Filter;
 use crate::sys;
 
-/// Above this many rules libseccomp's binary-tree layout pays off. Fewer
-/// also keeps clear of libseccomp <= 2.5.4 mishandling the tree with no
-/// rules at all.
-const BINARY_TREE_MIN_RULES: usize = 32;
+use super::InitResult;
 
-/// The libseccomp API level whose notify support the bindings rely on.
-const NOTIFY_API_LEVEL: u32 = 6;
-
-/// A filter built and checked, waiting for its load point.
-pub struct Filter {
-    ctx: ScmpFilterContext,
-    point: LoadPoint,
-    notify: bool,
-}
-
-impl std::fmt::Debug for Filter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Filter").field("point", &self.point).field("notify", &self.notify).finish()
-    }
-}
-
-/// The version of the libseccomp rcr runs with (not the one it was built
-/// against).
-pub fn libseccomp_version() -> Option<String> {
-    ScmpVersion::current().ok().map(|v| v.to_string())
-}
-
-fn library_version() -> String {
-    libseccomp_version().unwrap_or_else(|| "(unknown version)".to_owned())
-}
-
-fn lib_error(what: impl Into<String>, e: &libseccomp::error::SeccompError) -> InitError {
-    InitError {
-        chain: vec![what.into(), e.to_string()],
-        errno: e.sysrawrc().map(|rc| -rc),
-        hint: None,
-    }
-}
-
-fn action(a: SeccompAction) -> ScmpAction {
-    match a {
-        SeccompAction::KillThread => ScmpAction::KillThread,
-        SeccompAction::KillProcess => ScmpAction::KillProcess,
-        SeccompAction::Trap => ScmpAction::Trap,
-        SeccompAction::Errno(n) => ScmpAction::Errno(i32::from(n)),
-        SeccompAction::Trace(n) => ScmpAction::Trace(n),
-        SeccompAction::Allow => ScmpAction::Allow,
-        SeccompAction::Log => ScmpAction::Log,
-        SeccompAction::Notify => ScmpAction::Notify,
-    }
-}
-
-fn arg_compare(c: &ArgCondition) -> ScmpArgCompare {
-    let (op, datum) = match c.op {
-        CompareOp::Ne => (ScmpCompareOp::NotEqual, c.value),
-        CompareOp::Lt => (ScmpCompareOp::Less, c.value),
-        CompareOp::Le => (ScmpCompareOp::LessOrEqual, c.value),
-        CompareOp::Eq => (ScmpCompareOp::Equal, c.value),
-        CompareOp::Ge => (ScmpCompareOp::GreaterEqual, c.value),
-        CompareOp::Gt => (ScmpCompareOp::Greater, c.value),
-        // runtime-spec: `value` is the mask, `valueTwo` what the masked
-        // argument must equal.
-        CompareOp::MaskedEq => (ScmpCompareOp::MaskedEqual(c.value), c.value_two),
-    };
-    ScmpArgCompare::new(c.index, op, datum)
-}
-
-fn arch(a: Arch) -> ScmpArch {
-    match a {
-        Arch::ScmpArchNative => ScmpArch::Native,
-        Arch::ScmpArchX86 => ScmpArch::X86,
-        Arch::ScmpArchX86_64 => ScmpArch::X8664,
-        Arch::ScmpArchX32 => ScmpArch::X32,
-        Arch::ScmpArchArm => ScmpArch::Arm,
-        Arch::ScmpArchAarch64 => ScmpArch::Aarch64,
-        Arch::ScmpArchMips => ScmpArch::Mips,
-        Arch::ScmpArchMips64 => ScmpArch::Mips64,
-        Arch::ScmpArchMips64n32 => ScmpArch::Mips64N32,
-        Arch::ScmpArchMipsel => ScmpArch::Mipsel,
-        Arch::ScmpArchMipsel64 => ScmpArch::Mipsel64,
-        Arch::ScmpArchMipsel64n32 => ScmpArch::Mipsel64N32,
-        Arch::ScmpArchPpc => ScmpArch::Ppc,
-        Arch::ScmpArchPpc64 => ScmpArch::Ppc64,
-        Arch::ScmpArchPpc64le => ScmpArch::Ppc64Le,
-        Arch::ScmpArchS390 => ScmpArch::S390,
-        Arch::ScmpArchS390x => ScmpArch::S390X,
-        Arch::ScmpArchParisc => ScmpArch::Parisc,
-        Arch::ScmpArchParisc64 => ScmpArch::Parisc64,
-        Arch::ScmpArchRiscv64 => ScmpArch::Riscv64,
-        Arch::ScmpArchLoongarch64 => ScmpArch::Loongarch64,
-        Arch::ScmpArchM68k => ScmpArch::M68k,
-        Arch::ScmpArchSh => ScmpArch::Sh,
-        Arch::ScmpArchSheb => ScmpArch::Sheb,
-    }
-}
-
-fn set_flag(ctx: &mut ScmpFilterContext, flag: SeccompFlag) -> InitResult<()> {
-    let set = match flag {
-        SeccompFlag::Tsync => ctx.set_ctl_tsync(true),
-        SeccompFlag::Log => ctx.set_ctl_log(true),
-        SeccompFlag::SpecAllow => ctx.set_ctl_ssb(true),
-        SeccompFlag::WaitKillableRecv => ctx.set_ctl_waitkill(true),
-    };
-    set.map(drop).map_err(|e| {
-        lib_error(format!("linux.seccomp.flags: {}", flag.name()), &e)
-            .with_hint("the flag is not supported by this kernel or libseccomp")
-    })
-}
-
-/// The filter flags that this host's libseccomp and kernel can set, found
-/// the way [`build_filter`] sets them (libseccomp asks the kernel).
-pub fn supported_flags() -> Vec<SeccompFlag> {
-    SECCOMP_FILTER_FLAGS
-        .iter()
-        .copied()
-        .filter(|&flag| {
-            ScmpFilterContext::new(ScmpAction::Allow)
-                .is_ok_and(|mut ctx| set_flag(&mut ctx, flag).is_ok())
-        })
-        .collect()
-}
-
-/// The architectures this host's libseccomp can add to a filter.
-pub fn supported_architectures() -> Vec<Arch> {
-    SECCOMP_ARCHITECTURES
-        .iter()
-        .copied()
-        .filter(|&a| {
-            ScmpFilterContext::new(ScmpAction::Allow)
-                .is_ok_and(|mut ctx| ctx.add_arch(arch(a)).is_ok())
-        })
-        .collect()
-}
-
-/// Builds the libseccomp filter for `plan`. This is the one place a filter
-/// is made, so a compiled program can later be cached by a digest of the
-/// plan. Syscall names libseccomp does not know (newer than the library,
-/// or not on any of the filter's architectures) are skipped and returned.
-pub fn build_filter(plan: &SeccompPlan) -> InitResult<(ScmpFilterContext, Vec<String>)> {
-    if plan.uses_notify()
-        && !libseccomp::check_api(NOTIFY_API_LEVEL, ScmpVersion::from((2, 5, 0))).unwrap_or(false)
-    {
-        return Err(InitError::msg(format!(
-            "linux.seccomp: SCMP_ACT_NOTIFY is not supported by libseccomp {} at API level {} \
-             (needs libseccomp 2.5.0 and Linux 5.7)",
-            library_version(),
-            libseccomp::get_api()
-        )));
-    }
-    let mut ctx = ScmpFilterContext::new(action(plan.default_action))
-        .map_err(|e| lib_error("create seccomp filter", &e))?;
-    // Kernel errnos, not libseccomp's catch-all ECANCELED, for load failures.
-    ctx.set_api_sysrawrc(true).map_err(|e| lib_error("set seccomp filter attribute", &e))?;
-    ctx.set_ctl_nnp(false).map_err(|e| lib_error("set seccomp filter attribute", &e))?;
-    for &a in &plan.architectures {
-        ctx.add_arch(arch(a)).map_err(|e| {
-            lib_error(format!("linux.seccomp.architectures: add {a}"), &e).with_hint(format!(
-                "libseccomp {} may not know this architecture",
-                library_version()
-            ))
-        })?;
-    }
-    for &flag in &plan.flags {
-        set_flag(&mut ctx, flag)?;
-    }
-    if plan.rules.len() > BINARY_TREE_MIN_RULES {
-        // Only a faster filter is lost if the library cannot do this.
-        let _ = ctx.set_ctl_optimize(2);
-    }
-    let mut skipped = Vec::new();
-    for rule in &plan.rules {
-        let act = action(rule.action);
-        let conditions: Vec<ScmpArgCompare> = rule.conditions.iter().map(arg_compare).collect();
-        for name in &rule.names {
-            let Ok(nr) = ScmpSyscall::from_name(name) else {
-                if !skipped.contains(name) {
-                    skipped.push(name.clone());
-                }
-                continue;
-            };
-            let added = if conditions.is_empty() {
-                ctx.add_rule(act, nr)
-            } else {
-                ctx.add_rule_conditional(act, nr, &conditions)
-            };
-            added.map_err(|e| lib_error(format!("{}: add rule for {name}", rule.field), &e))?;
-        }
-    }
-    Ok((ctx, skipped))
-}
-
-/// Builds the container's filter, if it has one.
-pub fn build(plan: &LaunchPlan, chan: &Channel) -> InitResult<Option<Filter>> {
-    let Some(sp) = &plan.seccomp else { return Ok(None) };
-    let (ctx, skipped) = build_filter(sp)?;
-    if !skipped.is_empty() {
-        chan.log(
-            Level::Debug,
-            format!(
-                "seccomp: skipped syscalls unknown to libseccomp {}: {}",
-                library_version(),
-                skipped.join(", ")
-            ),
-        );
-    }
-    let point = sp.load_point(plan.process.no_new_privileges);
-    Ok(Some(Filter { ctx, point, notify: sp.uses_notify() }))
-}
-
-/// Loads `filter` into the kernel, returning its notify fd if it has one.
-fn load(filter: Filter) -> InitResult<Option<OwnedFd>> {
-    filter.ctx.load().map_err(|e| {
-        let errno = e.sysrawrc().map(|rc| -rc);
-        let cause = errno.map_or_else(|| e.to_string(), |n| errno_text(nix::Error::from_raw(n)));
-        let err = InitError { chain: vec!["load seccomp filter".into(), cause], errno, hint: None };
-        match errno {
+/// Loads `filter` into the kernel, as libseccomp would (see
+/// [`crate::seccomp::load_flags`]), returning its notify fd if it has one.
+fn load(filter: &Filter) -> InitResult<Option<OwnedFd>> {
+    sys::seccomp_set_mode_filter(filter.program.as_bytes(), filter.flags).map_err(|e| {
+        let err = InitError::io("load seccomp filter", &e);
+        match e.raw_os_error() {
             Some(libc::EACCES) => err
                 .with_hint("without process.noNewPrivileges, loading a filter needs CAP_SYS_ADMIN"),
             Some(libc::EINVAL) => {
-                err.with_hint("the kernel refused the filter; it may be too long")
+                err.with_hint("the kernel refused the filter or one of its flags")
             }
             _ => err,
         }
-    })?;
-    if !filter.notify {
-        return Ok(None);
-    }
-    let fd = filter.ctx.get_notify_fd().map_err(|e| lib_error("get seccomp notify fd", &e))?;
-    Ok(Some(sys::adopt_seccomp_notify_fd(fd)))
+    })
 }
 
 /// Loads the filter if `point` is where it belongs, and passes a notify fd
@@ -265,7 +43,9 @@ pub fn load_at(filter: &mut Option<Filter>, point: LoadPoint, chan: &Channel) ->
     if point != LoadPoint::BeforeExec {
         chan.log(Level::Debug, "init: load seccomp filter");
     }
-    if let Some(fd) = load(filter)? {
+    let notify = load(&filter)?;
+    debug_assert_eq!(notify.is_some(), filter.notify);
+    if let Some(fd) = notify {
         // The first syscalls under the filter (sendto, recvfrom): the plan
         // refuses notify rules for them, so they cannot wait for an agent
         // that lacks the fd. The parent copies the fd with pidfd_getfd.
@@ -287,7 +67,8 @@ pub fn load_at(filter: &mut Option<Filter>, point: LoadPoint, chan: &Channel) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan_seccomp, SyscallRule};
+    use crate::plan::{plan_seccomp, SeccompPlan};
+    use crate::seccomp::compile;
 
     fn plan_of(v: serde_json::Value) -> SeccompPlan {
         plan_seccomp(&serde_json::from_value(v).unwrap()).unwrap()
@@ -297,17 +78,27 @@ mod tests {
     /// no_new_privs, so no privilege is needed) and returns how the child
     /// ended: `Ok(value)` for a syscall's return, `Err(errno)`, or a signal.
     fn under_filter(plan: &SeccompPlan, probe: impl FnOnce() -> i64) -> ChildEnd {
-        // Built in the parent: the child only loads, calls and exits.
-        let (ctx, _) = build_filter(plan).unwrap();
+        // Compiled in the parent, as for a container: the child only loads,
+        // calls and exits.
+        let filter = Filter::new(compile(plan).unwrap().program, plan, true);
+        in_child(|| {
+            let _ = nix::sys::prctl::set_no_new_privs();
+            if load(&filter).is_err() {
+                sys::exit_now(99);
+            }
+            probe()
+        })
+    }
+
+    /// Runs `f` in a forked child and returns how the child ended: with
+    /// what `f` returned (a negative value with the errno of the moment), or
+    /// by a signal.
+    fn in_child(f: impl FnOnce() -> i64) -> ChildEnd {
         let (rd, wr) = nix::unistd::pipe().unwrap();
         match sys::testing::fork() {
             nix::unistd::ForkResult::Child => {
                 drop(rd);
-                let _ = nix::sys::prctl::set_no_new_privs();
-                if ctx.load().is_err() {
-                    sys::exit_now(99);
-                }
-                let r = probe();
+                let r = f();
                 let errno = if r < 0 { nix::Error::last_raw() as i64 } else { 0 };
                 let _ = nix::unistd::write(&wr, &[r.to_le_bytes(), errno.to_le_bytes()].concat());
                 sys::exit_now(0)
@@ -418,75 +209,57 @@ mod tests {
     }
 
     #[test]
-    fn unknown_syscalls_are_skipped_and_bad_rules_name_their_field() {
+    fn a_notify_filter_yields_its_listener() {
         let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
-            "syscalls": [{"names": ["getppid", "no_such_syscall"], "action": "SCMP_ACT_ERRNO"}]}));
-        let (_, skipped) = build_filter(&plan).unwrap();
-        assert_eq!(skipped, ["no_such_syscall"]);
-
-        let mut bad = plan.clone();
-        bad.rules.push(SyscallRule {
-            field: "linux.seccomp.syscalls[7]".into(),
-            names: vec!["getppid".into()],
-            action: SeccompAction::Errno(1),
-            conditions: vec![ArgCondition { index: 9, op: CompareOp::Eq, value: 1, value_two: 0 }],
-        });
-        let e = build_filter(&bad).unwrap_err().to_string();
-        assert!(e.starts_with("linux.seccomp.syscalls[7]: add rule for getppid: "), "{e}");
-    }
-
-    #[test]
-    fn probes_agree_with_building_a_filter() {
-        let flags = supported_flags();
-        // TSYNC predates every libseccomp and kernel rcr can run with.
-        assert!(flags.contains(&SeccompFlag::Tsync), "{flags:?}");
-        for &flag in SECCOMP_FILTER_FLAGS {
-            let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
-                "flags": [flag.name()]}));
-            assert_eq!(build_filter(&plan).is_ok(), flags.contains(&flag), "{flag:?}");
-        }
-        let archs = supported_architectures();
-        assert!(archs.contains(&Arch::ScmpArchX86_64) && archs.contains(&Arch::ScmpArchAarch64));
-        for &a in SECCOMP_ARCHITECTURES {
-            let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
-                "architectures": [a]}));
-            assert_eq!(build_filter(&plan).is_ok(), archs.contains(&a), "{a:?}");
-        }
-        let version = libseccomp_version().unwrap();
-        assert_eq!(version.split('.').count(), 3, "{version}");
-    }
-
-    #[test]
-    fn flags_are_set_or_refused_clearly() {
-        for flag in [
-            "SECCOMP_FILTER_FLAG_TSYNC",
-            "SECCOMP_FILTER_FLAG_LOG",
-            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-        ] {
-            let plan =
-                plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag]}));
-            let (ctx, _) = build_filter(&plan).unwrap();
-            let set = match flag {
-                "SECCOMP_FILTER_FLAG_TSYNC" => ctx.get_ctl_tsync(),
-                "SECCOMP_FILTER_FLAG_LOG" => ctx.get_ctl_log(),
-                _ => ctx.get_ctl_ssb(),
-            };
-            assert!(set.unwrap(), "{flag}");
-            assert!(!ctx.get_ctl_nnp().unwrap(), "libseccomp must not set no_new_privs");
-        }
-        let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
-            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}));
-        match build_filter(&plan) {
-            Ok((ctx, _)) => assert!(ctx.get_ctl_waitkill().unwrap()),
-            Err(e) => {
-                let e = e.to_string();
-                assert!(
-                    e.starts_with("linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: "),
-                    "{e}"
-                );
-                assert!(e.contains("libseccomp"), "{e}");
+            "listenerPath": "/run/agent.sock",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]}));
+        let filter = Filter::new(compile(&plan).unwrap().program, &plan, true);
+        assert!(filter.notify);
+        let end = in_child(|| {
+            let _ = nix::sys::prctl::set_no_new_privs();
+            let Ok(Some(fd)) = load(&filter) else { return 1000 };
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+            if !link.is_ok_and(|l| l.to_string_lossy().contains("seccomp notify")) {
+                return 1001;
             }
-        }
+            // With no listener left, a notified syscall fails at once.
+            drop(fd);
+            getppid_with([0; 6])
+        });
+        assert_eq!(end, ChildEnd::Errno(libc::ENOSYS));
+    }
+
+    #[test]
+    fn load_failures_keep_their_errno_and_hint() {
+        let plan = plan_of(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
+        let program = compile(&plan).unwrap().program;
+        let check = |filter: Filter, nnp: bool, errno: i32, hint: &'static str| {
+            in_child(move || {
+                if nnp {
+                    let _ = nix::sys::prctl::set_no_new_privs();
+                } else {
+                    // Whoever runs the test: no CAP_SYS_ADMIN now.
+                    let _ =
+                        caps::drop(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_ADMIN);
+                }
+                match load(&filter) {
+                    Err(e)
+                        if e.errno == Some(errno)
+                            && e.chain.first().is_some_and(|c| c == "load seccomp filter")
+                            && e.hint.as_deref().is_some_and(|h| h.contains(hint)) =>
+                    {
+                        0
+                    }
+                    _ => 1,
+                }
+            })
+        };
+        let plain = Filter::new(program.clone(), &plan, false);
+        assert_eq!(check(plain, false, libc::EACCES, "noNewPrivileges"), ChildEnd::Returned(0));
+        // WAIT_KILLABLE_RECV only goes with a notify listener.
+        let mut bad_flags = Filter::new(program, &plan, true);
+        bad_flags.flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        assert_eq!(check(bad_flags, true, libc::EINVAL, "refused"), ChildEnd::Returned(0));
     }
 }

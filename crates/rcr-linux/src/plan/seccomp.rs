@@ -3,10 +3,10 @@
 //! would misread is rejected here, naming the spec field.
 //!
 //! Syscall names stay strings: only libseccomp knows which names exist on
-//! which architecture, so the init resolves them when it builds the filter
-//! (and skips the ones it does not know, as runc does). A plan is plain data
-//! with no libseccomp state, so a compiled filter can later be cached by a
-//! digest of it.
+//! which architecture, so they are resolved when the filter is compiled
+//! (skipping the ones it does not know, as runc does). A plan is plain data
+//! with no libseccomp state, so a compiled filter is cached by a digest of it
+//! (`crate::seccomp`).
 
 use std::path::PathBuf;
 
@@ -14,6 +14,7 @@ use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
     LinuxSeccompOperator, LinuxSyscall,
 };
+use serde::Serialize;
 
 use super::PlanError;
 
@@ -85,7 +86,7 @@ every_variant!(
 );
 
 /// What the filter does with a matching syscall.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum SeccompAction {
     /// `SCMP_ACT_KILL` and `SCMP_ACT_KILL_THREAD`.
     KillThread,
@@ -106,7 +107,7 @@ pub enum SeccompAction {
 
 /// How an argument is compared, with runtime-spec's meaning of `value` and
 /// `valueTwo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum CompareOp {
     Ne,
     Lt,
@@ -119,7 +120,7 @@ pub enum CompareOp {
 }
 
 /// One argument comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct ArgCondition {
     /// 0 to 5.
     pub index: u32,
@@ -140,7 +141,7 @@ pub struct SyscallRule {
 }
 
 /// Filter flags (`linux.seccomp.flags`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum SeccompFlag {
     Tsync,
     Log,

@@ -336,14 +336,40 @@ pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> i
     }
 }
 
-/// Takes ownership of the notify listener fd libseccomp reports after
-/// loading a filter with notify rules.
-pub fn adopt_seccomp_notify_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: libseccomp got this fd from seccomp(2) when it loaded the
-    // filter and only hands it out; it never closes it itself (only a
-    // global seccomp_reset would, which rcr never calls), so it has exactly
-    // one owner from here on.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+/// Installs `program`, classic BPF as seccomp(2) reads it (8-byte
+/// `struct sock_filter` records in native byte order), as a seccomp filter
+/// of the calling thread: `seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)`.
+/// Returns the notify listener when `flags` asks for one
+/// (`SECCOMP_FILTER_FLAG_NEW_LISTENER`).
+pub fn seccomp_set_mode_filter(
+    program: &[u8],
+    flags: libc::c_ulong,
+) -> io::Result<Option<OwnedFd>> {
+    let len = program.len() / 8;
+    if program.len() % 8 != 0 || len == 0 || len > usize::from(u16::MAX) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let prog = libc::sock_fprog {
+        len: len as u16,
+        // The kernel copies the records in with copy_from_user, which has
+        // no alignment requirement, and never writes through the pointer.
+        filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+    };
+    // SAFETY: `prog` points at `len` whole records inside `program`, which
+    // outlives the call; the kernel only reads them.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            std::ptr::from_ref(&prog),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Only with NEW_LISTENER is the return value a (close-on-exec) fd.
+    Ok((flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0).then(|| owned(ret as RawFd)))
 }
 
 /// Raw primitives the unit tests need to run code under a real filter.
