@@ -128,15 +128,8 @@ pub fn update_resources(a: &UpdateArgs) -> Result<LinuxResources, String> {
                 std::fs::read_to_string(path)
                     .map_err(|e| format!("read {}: {e}", path.display()))?
             };
-            let de = &mut serde_json::Deserializer::from_str(&text);
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                let at = e.path().to_string();
-                format!(
-                    "--resources: {}{}",
-                    if at == "." { String::new() } else { format!("{at}: ") },
-                    e.inner()
-                )
-            })?
+            rcr_core::json_path::from_slice(text.as_bytes())
+                .map_err(|e| format!("--resources: {e}"))?
         }
     };
     let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>, String> {

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fault;
 pub mod hooks;
 pub mod id;
+pub mod json_path;
 pub mod lifecycle;
 pub mod platform;
 pub mod spec;

@@ -1,8 +1,8 @@
 //! Loading a bundle: `config.json` parsed into the OCI runtime spec and
 //! checked for what every platform needs before anything is created.
 //!
-//! Parse errors name the JSON path of the offending field (via
-//! `serde_path_to_error`), so a user sees `process.args` rather than a byte
+//! Parse errors name the JSON path of the offending field (see
+//! [`crate::json_path`]), so a user sees `process.args` rather than a byte
 //! offset alone.
 
 use std::fs;
@@ -43,6 +43,15 @@ pub enum SpecError {
 }
 
 impl SpecError {
+    /// A document at `path` that did not deserialize.
+    pub(crate) fn parse(path: &Path, e: &crate::json_path::Error) -> Self {
+        Self::Parse {
+            path: path.to_owned(),
+            field: e.path().unwrap_or("(document)").to_owned(),
+            message: e.inner().to_string(),
+        }
+    }
+
     fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
     }
@@ -75,12 +84,8 @@ fn respell_scheduler_flags(text: &[u8]) -> Option<Vec<u8>> {
 /// Parses a `config.json` document. `path` is used in messages only.
 pub fn parse_config(text: &[u8], path: &Path) -> Result<Spec, SpecError> {
     let respelled = respell_scheduler_flags(text);
-    let de = &mut serde_json::Deserializer::from_slice(respelled.as_deref().unwrap_or(text));
-    serde_path_to_error::deserialize::<_, Spec>(de).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { "(document)".to_owned() } else { field };
-        SpecError::Parse { path: path.to_owned(), field, message: e.into_inner().to_string() }
-    })
+    crate::json_path::from_slice(respelled.as_deref().unwrap_or(text))
+        .map_err(|e| SpecError::parse(path, &e))
 }
 
 /// Loads and checks the bundle at `dir`.
