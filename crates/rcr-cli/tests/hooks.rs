@@ -152,3 +152,39 @@ fn relative_hook_path_is_rejected() {
     let err = rcr.fail(&["create", "--bundle", bundle.path_str(), &Rcr::unique_id("rel")]);
     assert!(err.contains("hooks") && err.contains("not absolute"), "{err}");
 }
+
+#[test]
+fn poststart_waits_for_the_process_to_be_executed() {
+    // The spec: poststart hooks run after the user process is executed.
+    // `start` returns, and runs them, only once the init's end of the exec
+    // fifo closes at its exec: a slow startContainer hook and a process
+    // that announces itself must both come first.
+    if !require_root("poststart_waits_for_the_process_to_be_executed") {
+        return;
+    }
+    let rcr = rcr();
+    let out = tempfile::tempdir().unwrap();
+    let host = out.path().to_str().unwrap().to_owned();
+    let bundle = Bundle::busybox();
+    bundle.set_args(&["sh", "-c", "echo process >> /hooks/log; exec sleep 30"]);
+    let slow = json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 0.3; echo startContainer >> /hooks/log"]});
+    let post =
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo poststart >> {host}/log")]});
+    bundle.edit(|v| {
+        v["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/hooks", "type": "bind", "source": host, "options": ["rbind", "rw"]}));
+        v["root"]["readonly"] = json!(false);
+        v["hooks"] = json!({"startContainer": [slow], "poststart": [post]});
+    });
+    let id = Rcr::unique_id("poststart");
+    quiet(&rcr, &["create", "--bundle", bundle.path_str(), &id]);
+    quiet(&rcr, &["start", &id]);
+    let log = fs::read_to_string(out.path().join("log")).unwrap();
+    // The process's own line may land before or after poststart's (both
+    // run once it is executed); the hook's line is always first.
+    assert!(log.starts_with("startContainer\n"), "{log:?}");
+    assert!(log.contains("poststart\n"), "{log:?}");
+    let state: Value = serde_json::from_str(&rcr.ok(&["state", &id])).unwrap();
+    assert_eq!(state["status"], "running");
+    rcr.ok(&["delete", "--force", &id]);
+}

@@ -329,8 +329,10 @@ fn proceed(
     Ok(hook_state)
 }
 
-/// Waits for the init to have started (the fifo's reader got its byte) or to
-/// have died, whichever comes first, so `start` never hangs on a dead init.
+/// Waits for the init to have started the process — it writes a byte to the
+/// fifo, runs the startContainer hooks and execs, which closes its end — or
+/// to have died, whichever comes first, so `start` never hangs on a dead
+/// init and poststart hooks run only once the process runs.
 pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     // Identify the init before opening the reader: once the reader is open
@@ -342,6 +344,7 @@ pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError>
     }
     let reader = sys::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())
         .map_err(|e| StartError::Fifo { path: fifo.to_owned(), source: e })?;
+    let mut released = false;
     loop {
         let r: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&reader);
         let p: BorrowedFd<'_> = std::os::fd::AsFd::as_fd(&pidfd);
@@ -351,16 +354,20 @@ pub fn release(fifo: &Path, pid: Pid, start_time: u64) -> Result<(), StartError>
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(StartError::Fifo { path: fifo.to_owned(), source: e }),
         }
-        if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+        if fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP)) {
             let mut buf = [0u8; 1];
             match nix::unistd::read(reader.as_raw_fd(), &mut buf) {
-                Ok(1) => return Ok(()),
+                Ok(1) => released = true,
+                // EOF: the init's end closed, at its exec (or its death,
+                // which the exit status tells its waiter).
+                Ok(0) if released => return Ok(()),
                 Ok(_) | Err(nix::Error::EAGAIN) => {}
                 Err(e) => return Err(StartError::Fifo { path: fifo.to_owned(), source: e }),
             }
         }
         if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-            return Err(StartError::InitGone);
+            // Gone after releasing: it exec'd and a quick process exited.
+            return if released { Ok(()) } else { Err(StartError::InitGone) };
         }
     }
 }

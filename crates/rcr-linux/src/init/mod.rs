@@ -148,7 +148,9 @@ fn run(plan: &LaunchPlan, ctx: &mut InitContext) -> InitResult<Infallible> {
     let exec = process::prepare_exec(&plan.process, &program)?;
     seccomp::load_at(&mut filter, LoadPoint::BeforeReady, &ctx.chan)?;
     ctx.chan.send(&FromInit::Ready).map_err(|e| InitError::io("report ready", &e))?;
-    wait_for_start(ctx, fifo)?;
+    // Held, close-on-exec, until the exec: `start` waits for it to close,
+    // so poststart hooks run once the process has started.
+    let _released = wait_for_start(ctx, fifo)?;
     if let Err(e) = run_hooks(plan, HookKind::StartContainer, &hook_state) {
         // Past Ready nobody reads the socket; stderr is all that is left.
         let _ = writeln!(std::io::stderr(), "rcr: {e}");
@@ -276,9 +278,11 @@ fn find_fifo(ctx: &InitContext) -> InitResult<OwnedFd> {
 /// The fifo is reopened through `/proc/self/fd`, which checks only its own
 /// mode (0622), so a non-root process user gets there too; without a
 /// /proc in the container, only root can, through the state directory.
-/// Both fds on the fifo are closed on return: an init holding none is one
-/// that `start` released, even if that `start` died before recording it.
-fn wait_for_start(ctx: &InitContext, fifo: OwnedFd) -> InitResult<()> {
+/// Returns the (close-on-exec) write end: `start` reads until it closes,
+/// i.e. until the process is executed (or the init died). An init holding
+/// no fd on the fifo is one that `start` released, even if that `start`
+/// died before recording it.
+fn wait_for_start(ctx: &InitContext, fifo: OwnedFd) -> InitResult<std::fs::File> {
     let reopen = format!("/proc/self/fd/{}", fifo.as_raw_fd());
     let fd = match sys::open(std::path::Path::new(&reopen), OFlag::O_WRONLY, Mode::empty()) {
         Err(nix::Error::ENOENT) => sys::openat(
@@ -299,6 +303,8 @@ fn wait_for_start(ctx: &InitContext, fifo: OwnedFd) -> InitResult<()> {
     if !same(&fifo, &fd).map_err(|e| InitError::errno("check exec fifo", e))? {
         return Err(InitError::msg(format!("{reopen} is not the exec fifo")));
     }
+    drop(fifo);
     let mut fifo = std::fs::File::from(fd);
-    fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))
+    fifo.write_all(b"0").map_err(|e| InitError::io("write exec fifo", &e))?;
+    Ok(fifo)
 }
