@@ -19,17 +19,17 @@
 //!    write, grow and shrink sealed. It costs a copy of the whole binary per
 //!    start, and is the fallback wherever the overlay cannot be built: no
 //!    privilege over our mount namespace (`EPERM`), no overlayfs (`ENODEV`),
-//!    no new mount API (`ENOSYS`), a kernel before Linux 6.15 (which does not
-//!    accept a detached mount as a layer), a directory overlayfs refuses
-//!    (stacked too deep, an unsuitable filesystem) or a binary replaced on
-//!    disk since it was started.
+//!    no new mount API (`ENOSYS`), a kernel before Linux 6.15 (which takes
+//!    neither `O_PATH` fds nor detached mounts as layers), a directory
+//!    overlayfs refuses (stacked too deep, an unsuitable filesystem) or a
+//!    binary replaced on disk since it was started.
 //!
 //! Nothing is re-executed when the running binary is already safe (see
 //! [`protection`]): it is a sealed memfd or on a read-only overlay (we are
 //! the re-executed process, so this cannot loop), or it lives on a read-only
-//! mount. `RCR_EXE_SEAL=overlay` or `RCR_EXE_SEAL=memfd` forces one seal,
-//! for tests and diagnosis; a forced seal that fails is an error, not a
-//! fallback.
+//! mount. When a seal is needed, `RCR_EXE_SEAL=overlay` or
+//! `RCR_EXE_SEAL=memfd` forces one of them, for tests and diagnosis; a
+//! forced seal that fails is an error, not a fallback.
 //!
 //! # Why the overlay seal holds
 //!
@@ -228,13 +228,15 @@ fn overlay_seal(exe: &File, path: &Path) -> Result<OwnedFd, BinaryError> {
         source,
         log: context_log(ctx),
     };
-    let dir_fd = sys::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
+    let dir_fd = sys::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
         .map_err(|e| err(format!("open {}", dir.display()), e.into()))?;
-    // Layers stack in the order they are added: the binary's directory on top.
+    // Layers stack in the order they are added: the binary's directory on
+    // top. Kernels before 6.15 refuse an O_PATH fd here, before anything
+    // else is built (and before overlayfs would log to dmesg).
     sys::fsconfig_set_fd(ctx, c"lowerdir+", dir_fd.as_fd())
         .map_err(|e| refused(format!("add layer {}", dir.display()), e))?;
-    let empty = EmptyLayer::new().map_err(|e| err("create an empty tmpfs layer".into(), e))?;
-    sys::fsconfig_set_fd(ctx, c"lowerdir+", empty.root.as_fd())
+    let empty = empty_tmpfs().map_err(|e| err("create an empty tmpfs layer".into(), e))?;
+    sys::fsconfig_set_fd(ctx, c"lowerdir+", empty.as_fd())
         .map_err(|e| refused("add the empty layer".into(), e))?;
     for (key, value) in OVERLAY_OPTIONS {
         sys::fsconfig_set_string(ctx, key, value).map_err(|e| {
@@ -262,30 +264,19 @@ fn overlay_seal(exe: &File, path: &Path) -> Result<OwnedFd, BinaryError> {
 const OVERLAY_OPTIONS: [(&CStr, &CStr); 3] =
     [(c"xino", c"off"), (c"redirect_dir", c"nofollow"), (c"metacopy", c"off")];
 
-/// A new, empty, detached tmpfs.
-struct EmptyLayer {
-    /// Its root, as an fd overlayfs accepts as a layer (a mount fd is an
-    /// `O_PATH` fd, which `FSCONFIG_SET_FD` may refuse).
-    root: OwnedFd,
-    /// Closing the mount fd dissolves the mount, and overlayfs can only
-    /// clone a layer that is still mounted: keep it until the overlay's
-    /// superblock exists.
-    _mount: OwnedFd,
-}
-
-impl EmptyLayer {
-    fn new() -> io::Result<EmptyLayer> {
-        let ctx = sys::fsopen(c"tmpfs")?;
-        sys::fsconfig_create(ctx.as_fd())?;
-        let attrs = libc::MOUNT_ATTR_RDONLY
-            | libc::MOUNT_ATTR_NOSUID
-            | libc::MOUNT_ATTR_NODEV
-            | libc::MOUNT_ATTR_NOEXEC;
-        let mount = sys::fsmount(ctx.as_fd(), attrs)?;
-        let root =
-            sys::openat(mount.as_fd(), c".", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())?;
-        Ok(EmptyLayer { root, _mount: mount })
-    }
+/// A new, empty, detached tmpfs, as its mount fd.
+///
+/// Closing the mount fd dissolves the mount, and overlayfs clones only a
+/// layer that is still mounted: the caller keeps it until the overlay's
+/// superblock exists.
+fn empty_tmpfs() -> io::Result<OwnedFd> {
+    let ctx = sys::fsopen(c"tmpfs")?;
+    sys::fsconfig_create(ctx.as_fd())?;
+    let attrs = libc::MOUNT_ATTR_RDONLY
+        | libc::MOUNT_ATTR_NOSUID
+        | libc::MOUNT_ATTR_NODEV
+        | libc::MOUNT_ATTR_NOEXEC;
+    sys::fsmount(ctx.as_fd(), attrs)
 }
 
 /// The messages the kernel logged on the filesystem context `ctx`.
