@@ -20,6 +20,7 @@ as bench.py does, so crun 1.8.1 works on a cgroup v1 hybrid host.
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -89,9 +90,13 @@ def inside(args: argparse.Namespace) -> None:
             if Path(path).exists():
                 runtimes[name] = (path, env)
         samples: dict[str, list[float]] = {k: [] for k in runtimes}
+        # A fresh random order per iteration: a run right after runc's takes
+        # several ms longer (whatever runc leaves the kernel to clean up), so
+        # a fixed cyclic order would always charge that to the same runtime.
+        shuffle = random.Random(0).shuffle
         for i in range(args.n):
             order = list(runtimes.items())
-            order = order[i % len(order):] + order[:i % len(order)]
+            shuffle(order)
             for name, (rt, rt_env) in order:
                 root = work / "state" / name.split()[0]
                 root.mkdir(parents=True, exist_ok=True)
