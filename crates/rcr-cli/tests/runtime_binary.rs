@@ -1,51 +1,15 @@
-//! The runtime binary's protection (CVE-2019-5736), socket activation fds,
-//! the session keyring and LSM settings, seen from real containers.
+//! Socket activation fds, the session keyring and LSM settings, seen from
+//! real containers. (The runtime binary's protection is tested in
+//! `binary_protection.rs`.)
 
 #![allow(clippy::unwrap_used)]
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 
 use rcr_testkit::{probe_report, require_root, Bundle, Rcr};
 
 fn rcr() -> Rcr {
     Rcr::new(env!("CARGO_BIN_EXE_rcr"))
-}
-
-fn state_pid(rcr: &Rcr, id: &str) -> i32 {
-    let v: serde_json::Value = serde_json::from_str(&rcr.ok(&["state", id])).unwrap();
-    v["pid"].as_i64().unwrap() as i32
-}
-
-#[test]
-fn init_runs_from_a_sealed_copy_of_the_binary() {
-    if !require_root("init_runs_from_a_sealed_copy_of_the_binary") {
-        return;
-    }
-    let rcr = rcr();
-    let bundle = Bundle::busybox();
-    bundle.set_args(&["/rcr-probe", "sleep", "30"]);
-    let id = Rcr::unique_id("sealed");
-    // The created init holds stdio: keep it off the test's pipes.
-    let status = rcr
-        .cmd(&["create", "--bundle", bundle.path_str(), &id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let pid = state_pid(&rcr, &id);
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    assert!(exe.to_string_lossy().starts_with("/memfd:rcr"), "init runs from {exe:?}");
-    // What a container process would try: write through /proc/PID/exe.
-    let write = OpenOptions::new()
-        .write(true)
-        .open(format!("/proc/{pid}/exe"))
-        .and_then(|mut f| f.write_all(b"\x7fELF overwritten"));
-    assert!(write.is_err(), "the runtime binary could be written through /proc/{pid}/exe");
-    rcr.ok(&["delete", "--force", &id]);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod hijack;
 mod json;
 mod procfs;
 mod report;
@@ -23,7 +24,8 @@ use std::time::Duration;
 use json::Json;
 
 const USAGE: &str = "usage: rcr-probe [report | exit N | sleep SECS | stat PATH... | \
-                     write PATH... | read PATH... | ls DIR | syscall NR [ARG...]]";
+                     write PATH... | read PATH... | ls DIR | syscall NR [ARG...] | \
+                     hijack-exe PID|any|control]";
 
 /// How much of a file `read` reports.
 const READ_LIMIT: u64 = 4096;
@@ -54,6 +56,10 @@ fn main() -> ExitCode {
         Some("syscall") => match parse_syscall(&rest) {
             Some((nr, args)) => print(&syscall(nr, args)),
             None => usage("syscall needs a number and at most six integer arguments"),
+        },
+        Some("hijack-exe") => match single(&rest) {
+            Some(target) => hijack::hijack_exe(target),
+            None => usage("hijack-exe needs one target: a pid, \"any\" or \"control\""),
         },
         Some("ls") => match single(&rest) {
             Some(dir) => ls(Path::new(dir)),

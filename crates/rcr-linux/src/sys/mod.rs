@@ -527,3 +527,90 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target: RawFd) -> io::Result<OwnedFd> 
     }
     Ok(owned(fd as RawFd))
 }
+
+/// fsopen(2): a new, unconfigured filesystem context for `fstype`
+/// (close-on-exec), to be set up with the `fsconfig_*` calls and turned into
+/// a detached mount by [`fsmount`].
+pub fn fsopen(fstype: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: the name is a live NUL-terminated string; the flags are plain
+    // integers.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(fd as RawFd))
+}
+
+/// fsconfig(2) with `FSCONFIG_SET_STRING`: sets `key=value` on the context.
+pub fn fsconfig_set_string(ctx: BorrowedFd<'_>, key: &CStr, value: &CStr) -> io::Result<()> {
+    // SAFETY: key and value are live NUL-terminated strings; aux must be 0.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            libc::FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsconfig(2) with `FSCONFIG_SET_FD`: passes the open file `fd` as `key`
+/// (the kernel takes its own reference; `fd` may be closed afterwards).
+pub fn fsconfig_set_fd(ctx: BorrowedFd<'_>, key: &CStr, fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: the key is a live NUL-terminated string; the value pointer
+    // must be NULL for this command; the fds are plain integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            libc::FSCONFIG_SET_FD,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_char>(),
+            fd.as_raw_fd(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsconfig(2) with `FSCONFIG_CMD_CREATE`: creates the superblock from the
+/// parameters set so far.
+pub fn fsconfig_create(ctx: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: this command takes no key, value or aux.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            libc::FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsmount(2): a detached mount of the superblock created on `ctx`, with the
+/// `MOUNT_ATTR_*` bits in `attrs`, as a close-on-exec fd. The mount belongs
+/// to no mount namespace and is dissolved when the last reference to it
+/// (this fd, or a file opened through it) goes away.
+pub fn fsmount(ctx: BorrowedFd<'_>, attrs: u64) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd =
+        unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(fd as RawFd))
+}
