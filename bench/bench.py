@@ -22,6 +22,7 @@ for what each scenario measures and the caveats.
 from __future__ import annotations
 
 import argparse
+import itertools
 import ctypes
 import datetime as dt
 import gc
@@ -44,6 +45,8 @@ BENCH_DIR = REPO / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 DOC = REPO / "docs" / "performance.md"
 IN_NS_ENV = "RCR_BENCH_IN_NAMESPACE"
+# Pause before each timed sample (see Bench.order).
+SETTLE_S = 0.05
 CGROUP2_HYBRID_MOUNT = "/sys/fs/cgroup/unified"
 
 RUNTIMES = ("rcr", "crun", "runc")
@@ -328,6 +331,8 @@ class Bench:
         self.n = args.iterations
         self.paths = {rt: Path(getattr(args, rt)) for rt in args.runtimes}
         self.rts = list(args.runtimes)
+        self.perms = list(itertools.permutations(self.rts))
+        self.settle_s = args.settle / 1000.0
         self.work = Path(tempfile.mkdtemp(prefix="rcr-bench-"))
         self.runner = Runner(self.work)
         self.tag = f"b{os.getpid()}"
@@ -397,11 +402,19 @@ class Bench:
         self.runner.run(self.cmd(rt, "delete", "--force", cid))
         reap_orphans()
 
-    def order(self, i: int) -> list[str]:
-        """Rotates which runtime goes first so none always runs on a warm
-        or a cold cache."""
-        k = i % len(self.rts)
-        return self.rts[k:] + self.rts[:k]
+    def order(self, i: int):
+        """The runtimes of iteration `i`, each after a short pause.
+
+        Iterations cycle through every permutation of the runtimes, so each
+        runs first, last and after each other one equally often. And a
+        runtime's work outlives it: a process moved between cgroups leaves
+        the kernel's threadgroup lock in its slow mode for an RCU grace
+        period, which the next runtime's fork pays (crun measured 16-26 ms
+        right after runc against 9-19 ms after anything else). The pause
+        lets that settle, so no sample is charged for its predecessor."""
+        for rt in self.perms[i % len(self.perms)]:
+            time.sleep(self.settle_s)
+            yield rt
 
     def failed(self, key: str, rt: str, i, reason: str) -> None:
         """Notes a failed iteration: it gives no sample, and the tables show
@@ -1094,6 +1107,7 @@ def inside(args: argparse.Namespace) -> None:
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "iterations": bench.n,
         "order": bench.rts,
+        "settle_ms": args.settle,
         "cgroup2_hidden": hidden,
         "state_fs": args.state_fs,
         "loadavg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
@@ -1121,6 +1135,12 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", "--iterations", type=int, default=30, help="samples per scenario (default 30)")
     p.add_argument("--quick", action="store_true", help="N=5")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S * 1000,
+        help="pause in ms before each timed sample (default 50; 0 measures back-to-back starts)",
+    )
     p.add_argument("--rcr", help="rcr binary to measure (default: build it with scripts/build-release)")
     p.add_argument("--runc", help="runc binary (default: runc on PATH or /usr/sbin/runc)")
     p.add_argument("--crun", help="crun binary (default: crun on PATH or /usr/bin/crun)")
