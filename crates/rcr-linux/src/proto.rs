@@ -191,11 +191,17 @@ impl Channel {
     /// The next message and the fd sent with it, if any, or `None` once the
     /// other side closed its end.
     pub fn recv_with_fd<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // Sized to the message: most are a few bytes, and a 64 KiB buffer
+        // per receive was the largest allocation of a container start.
+        let len = crate::sys::peek_len(self.fd.as_fd())?;
+        let mut buf = vec![0u8; len.min(MAX_MESSAGE)];
         let got = crate::sys::recv_with_fds(self.fd.as_fd(), &mut buf)?;
         let (n, fds) = (got.len, got.fds);
         if n == 0 && fds.is_empty() {
             return Ok(None);
+        }
+        if got.truncated {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "protocol message too large"));
         }
         if fds.len() > 1 {
             return Err(io::Error::new(
@@ -241,6 +247,25 @@ mod tests {
         }
         drop(init);
         assert_eq!(parent.recv::<FromInit>().unwrap(), None);
+    }
+
+    #[test]
+    fn buffers_are_sized_to_each_message() {
+        let (parent, init) = pair().unwrap();
+        let long = "x".repeat(40_000);
+        init.log(Level::Warn, long.clone());
+        init.send(&FromInit::Ready).unwrap();
+        match parent.recv::<FromInit>().unwrap() {
+            Some(FromInit::Log { message, .. }) => assert_eq!(message, long),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parent.recv::<FromInit>().unwrap(), Some(FromInit::Ready));
+        // Larger than any message the protocol sends: refused, not cut.
+        let big = vec![b' '; MAX_MESSAGE + 1];
+        nix::sys::socket::send(init.fd.as_raw_fd(), &big, nix::sys::socket::MsgFlags::empty())
+            .unwrap();
+        let err = parent.recv::<FromInit>().unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
     }
 
     #[test]

@@ -506,6 +506,24 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Receive
     })
 }
 
+/// The length of the next message on the packet socket `sock`, without
+/// taking it (recv(2) with `MSG_PEEK | MSG_TRUNC`); 0 once the peer closed.
+/// Blocks until there is one.
+pub fn peek_len(sock: BorrowedFd<'_>) -> io::Result<usize> {
+    loop {
+        // SAFETY: a zero-length receive into a null buffer: with MSG_TRUNC
+        // the kernel only reports the packet's length and writes nothing.
+        let n = unsafe {
+            libc::recv(sock.as_raw_fd(), std::ptr::null_mut(), 0, libc::MSG_PEEK | libc::MSG_TRUNC)
+        };
+        match n {
+            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            -1 => return Err(io::Error::last_os_error()),
+            n => return Ok(n as usize),
+        }
+    }
+}
+
 /// What [`recv_with_fds`] got.
 #[derive(Debug)]
 pub struct ReceivedFds {
