@@ -383,7 +383,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Create(a) => {
             let what = format!("create {}", a.id);
-            rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
+            rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
             let id = parse_id(&what, &a.id)?;
             let opts = create_options(a, cli.systemd_cgroup)?;
             rt.create(&id, &a.bundle, &opts).map_err(|e| fail(&what, e))?;
@@ -481,7 +481,7 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
 /// `exec`: a further process in the container, waited for unless detached.
 fn exec(rt: &Runtime<Backend>, a: &ExecArgs) -> Result<ExitCode, Failure> {
     let what = format!("exec {}", a.id);
-    rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
+    rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
     let process = match &a.process {
         Some(path) => {
@@ -538,7 +538,7 @@ fn run(
     keep: bool,
 ) -> Result<ExitCode, Failure> {
     let what = format!("run {}", a.id);
-    rt.platform.protect_runtime().map_err(|e| fail(&what, e))?;
+    rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
     let opts = create_options(a, cli.systemd_cgroup)?;
     if !detach && opts.console_socket.is_some() {

@@ -79,8 +79,8 @@ impl Runtime {
     }
 }
 
-/// Whether the overlay seal can be built here: root, overlayfs, and a kernel
-/// that takes a detached mount as an overlayfs layer (6.15).
+/// Whether the overlay seal can be built here: root and overlayfs (with the
+/// new mount API of Linux 5.2).
 fn overlay_available() -> Result<(), String> {
     if !rcr_testkit::is_root() {
         return Err("needs root".into());
@@ -88,11 +88,6 @@ fn overlay_available() -> Result<(), String> {
     let filesystems = fs::read_to_string("/proc/filesystems").unwrap_or_default();
     if !filesystems.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
         return Err("no overlayfs".into());
-    }
-    let release = nix::sys::utsname::uname().unwrap().release().to_string_lossy().into_owned();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse().unwrap_or(0));
-    if (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) < (6u32, 15u32) {
-        return Err(format!("kernel {release} takes no detached mount as an overlayfs layer"));
     }
     Ok(())
 }
@@ -326,6 +321,8 @@ fn init_runs_from_the_sealed_binary() {
             assert_eq!(fs_type, nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
             assert_eq!(fs::metadata(&exe).unwrap().ino(), fs::metadata(&rt.bin).unwrap().ino());
             assert_eq!(write.unwrap_err().raw_os_error(), Some(libc::EROFS));
+            let layer = rt.rcr.root().join("~seal");
+            assert_eq!(fs::read_dir(&layer).unwrap().count(), 0, "{layer:?} stays empty");
         }
         Err(why) => {
             println!("no overlay seal here ({why}): expecting the memfd copy");
@@ -334,6 +331,54 @@ fn init_runs_from_the_sealed_binary() {
         }
     }
     rt.quiet(&["delete", "--force", &id]);
+}
+
+/// A `~seal` directory under the state root that is not empty, or not
+/// private to rcr, is not used as the overlay's empty layer: rcr falls back
+/// to the memfd copy and the container runs; forcing the overlay fails.
+#[test]
+fn untrusted_seal_dir_falls_back_to_the_memfd_copy() {
+    let test = "untrusted_seal_dir_falls_back_to_the_memfd_copy";
+    if !require(test, Seal::Overlay) {
+        return;
+    }
+    let bundle = Bundle::busybox();
+    bundle.set_args(&["/rcr-probe", "sleep", "30"]);
+    type Spoil = fn(&Path);
+    let spoilers: [(&str, Spoil); 3] = [
+        ("not empty", |layer| fs::write(layer.join("rcr"), b"shadow").unwrap()),
+        ("foreign", |layer| std::os::unix::fs::chown(layer, Some(65534), None).unwrap()),
+        ("writable", |layer| {
+            fs::set_permissions(layer, fs::Permissions::from_mode(0o777)).unwrap()
+        }),
+    ];
+    for (what, spoil) in spoilers {
+        let rt = Runtime::new(Seal::Auto);
+        let layer = rt.rcr.root().join("~seal");
+        fs::create_dir_all(&layer).unwrap();
+        fs::set_permissions(&layer, fs::Permissions::from_mode(0o700)).unwrap();
+        spoil(&layer);
+        let id = Rcr::unique_id("spoilt");
+        rt.quiet(&["create", "--bundle", bundle.path_str(), &id]);
+        let link = fs::read_link(format!("/proc/{}/exe", rt.init_pid(&id))).unwrap();
+        assert!(
+            link.to_string_lossy().starts_with("/memfd:rcr"),
+            "{what}: init runs from {link:?}"
+        );
+        rt.quiet(&["delete", "--force", &id]);
+
+        let out = rt
+            .cmd(&["create", "--bundle", bundle.path_str(), &id])
+            .env("RCR_EXE_SEAL", "overlay")
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{what}: the forced overlay seal was built");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected =
+            format!("rcr: create {id}: seal the runtime binary on an overlay: {}", layer.display());
+        assert!(stderr.starts_with(&expected), "{what}: {stderr}");
+    }
 }
 
 /// A forced seal is used even where the overlay would work.

@@ -128,9 +128,10 @@ pub trait Platform {
 
     /// Called before a verb that runs container processes (`create`, `run`,
     /// `exec`), before any other work: protects the runtime binary from
-    /// being overwritten from inside a container. May re-execute the
-    /// process and so never return.
-    fn protect_runtime(&self) -> Result<(), BoxError> {
+    /// being overwritten from inside a container. `root` is the state root
+    /// (`--root`), where the platform may keep what that needs. May
+    /// re-execute the process and so never return.
+    fn protect_runtime(&self, _root: &Path) -> Result<(), BoxError> {
         Ok(())
     }
 

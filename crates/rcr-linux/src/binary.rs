@@ -19,10 +19,11 @@
 //!    write, grow and shrink sealed. It costs a copy of the whole binary per
 //!    start, and is the fallback wherever the overlay cannot be built: no
 //!    privilege over our mount namespace (`EPERM`), no overlayfs (`ENODEV`),
-//!    no new mount API (`ENOSYS`), a kernel before Linux 6.15 (which takes
-//!    neither `O_PATH` fds nor detached mounts as layers), a directory
-//!    overlayfs refuses (stacked too deep, an unsuitable filesystem) or a
-//!    binary replaced on disk since it was started.
+//!    no new mount API (`ENOSYS`, before Linux 5.2), an empty layer that is
+//!    not empty or not private to us (see below), a directory overlayfs
+//!    refuses (stacked too deep, an unsuitable filesystem, overlapping the
+//!    state root: `ELOOP`) or a binary replaced on disk since it was
+//!    started.
 //!
 //! Nothing is re-executed when the running binary is already safe (see
 //! [`protection`]): it is a sealed memfd or on a read-only overlay (we are
@@ -58,10 +59,23 @@
 //!   name in one directory and cannot be sent elsewhere by xattrs.
 //!
 //! Overlayfs without an upper layer needs at least two lower layers; the
-//! second is an empty detached tmpfs, under the binary's directory, so
-//! nothing in it can shadow the binary. When rcr itself is on overlayfs (it
-//! runs in a container image), its directory is an overlay that becomes a
-//! layer of ours: the kernel allows two levels of stacking, and a deeper one
+//! second is `<root>/~seal` under the state root (runc 1.2 also uses a
+//! directory under its state root), below the binary's directory, so
+//! nothing in it could shadow the binary even if it were not empty. It is
+//! made 0700 and used only while it is owned by our euid, writable by
+//! nobody else (the checks of [`crate::private_dir`], shared with the
+//! seccomp cache) and empty; otherwise the binary is copied. Both layers are
+//! named to overlayfs as `/proc/self/fd/<n>` of the directories just opened
+//! and checked, so the kernel stacks exactly those, and a `:` or `,` in a
+//! path cannot split a layer. An empty detached tmpfs passed as an fd would
+//! need no directory on disk, but overlayfs takes detached mounts and
+//! `O_PATH` fds as layers only from Linux 6.15 on; one variant that works
+//! from 5.2 on is simpler than two, and costs about the same (a `mkdir`
+//! that finds the directory, an open and a `getdents` instead of mounting a
+//! tmpfs).
+//!
+//! When rcr itself is on overlayfs (it runs in a container image), its
+//! directory is an overlay that becomes a layer of ours: the kernel allows two levels of stacking, and a deeper one
 //! fails the mount and falls back to the copy. Either way the container sees
 //! only our read-only view, never the writable upper layer of the image.
 //!
@@ -74,6 +88,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{fcntl, AtFlags, FcntlArg, OFlag, SealFlag};
@@ -82,10 +97,14 @@ use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 use nix::sys::statfs::{fstatfs, OVERLAYFS_SUPER_MAGIC};
 use nix::sys::statvfs::FsFlags;
 
+use crate::private_dir::{self, PrivateDirError};
 use crate::sys;
 
 /// The environment variable that forces one seal.
 pub const SEAL_ENV: &str = "RCR_EXE_SEAL";
+
+/// The overlay seal's empty layer, under the state root.
+pub const SEAL_DIR_NAME: &str = "~seal";
 
 /// Failures while protecting the binary.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +126,10 @@ pub enum BinaryError {
         .0.display()
     )]
     Replaced(PathBuf),
+    #[error("seal the runtime binary on an overlay: {0}")]
+    Layer(#[from] PrivateDirError),
+    #[error("seal the runtime binary on an overlay: {} is not empty", .0.display())]
+    NotEmpty(PathBuf),
     #[error("copy the runtime binary into a sealed memfd: {0}")]
     Copy(io::Error),
     #[error("re-execute from the sealed binary: {0}")]
@@ -182,15 +205,17 @@ pub fn protection(exe: &File) -> Option<Protection> {
 
 /// Re-executes the process from a sealed view of its binary unless it is
 /// already protected; returns only when no seal is needed or on error.
-pub fn ensure_protected() -> Result<Option<Protection>, BinaryError> {
+///
+/// `root` is the state root, where the overlay seal keeps its empty layer.
+pub fn ensure_protected(root: &Path) -> Result<Option<Protection>, BinaryError> {
     let exe = File::open("/proc/self/exe").map_err(BinaryError::Open)?;
     if let Some(p) = protection(&exe) {
         return Ok(Some(p));
     }
     let sealed = match Seal::parse(std::env::var_os(SEAL_ENV).as_deref())? {
-        Seal::Overlay => overlay_seal(&exe, &exe_path()?)?,
+        Seal::Overlay => overlay_seal(&exe, &exe_path()?, root)?,
         Seal::Memfd => memfd_copy(exe)?,
-        Seal::Auto => match exe_path().and_then(|path| overlay_seal(&exe, &path)) {
+        Seal::Auto => match exe_path().and_then(|path| overlay_seal(&exe, &path, root)) {
             Ok(fd) => fd,
             Err(e) => {
                 tracing::debug!("{e}; copying the binary instead");
@@ -212,14 +237,18 @@ fn exe_path() -> Result<PathBuf, BinaryError> {
 
 /// Opens the binary at `path` through a new detached, read-only overlayfs
 /// mount of its directory (see the module docs), as an `O_PATH` fd to
-/// execute, provided it is the file `exe`.
-fn overlay_seal(exe: &File, path: &Path) -> Result<OwnedFd, BinaryError> {
+/// execute, provided it is the file `exe`. `root` is the state root, which
+/// holds the empty lower layer.
+fn overlay_seal(exe: &File, path: &Path, root: &Path) -> Result<OwnedFd, BinaryError> {
     let err =
         |what: String, source: io::Error| BinaryError::Overlay { what, source, log: String::new() };
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         let what = format!("split {} into directory and name", path.display());
         return Err(err(what, io::ErrorKind::InvalidInput.into()));
     };
+    let dir_fd = sys::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
+        .map_err(|e| err(format!("open {}", dir.display()), e.into()))?;
+    let empty = empty_layer(root)?;
     let ctx = sys::fsopen(c"overlay").map_err(|e| err("fsopen overlay".into(), e))?;
     let ctx = ctx.as_fd();
     // fsconfig failures come with the kernel's reason on the context.
@@ -228,23 +257,24 @@ fn overlay_seal(exe: &File, path: &Path) -> Result<OwnedFd, BinaryError> {
         source,
         log: context_log(ctx),
     };
-    let dir_fd = sys::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
-        .map_err(|e| err(format!("open {}", dir.display()), e.into()))?;
-    // Layers stack in the order they are added: the binary's directory on
-    // top. Kernels before 6.15 refuse an O_PATH fd here, before anything
-    // else is built (and before overlayfs would log to dmesg).
-    sys::fsconfig_set_fd(ctx, c"lowerdir+", dir_fd.as_fd())
-        .map_err(|e| refused(format!("add layer {}", dir.display()), e))?;
-    let empty = empty_tmpfs().map_err(|e| err("create an empty tmpfs layer".into(), e))?;
-    sys::fsconfig_set_fd(ctx, c"lowerdir+", empty.as_fd())
-        .map_err(|e| refused("add the empty layer".into(), e))?;
+    // The layers are named by our fds, so the kernel stacks exactly the
+    // directories opened and checked above, whatever their paths contain
+    // (overlayfs would split a path at ':' and ','). The binary's directory
+    // is on top. Until Linux 6.5 overlayfs parses its options only when the
+    // superblock is created, so a refused layer shows up there.
+    let layers =
+        format!("/proc/self/fd/{}:/proc/self/fd/{}", dir_fd.as_raw_fd(), empty.as_raw_fd());
+    let layers = CString::new(layers).expect("no NUL in a formatted number");
+    sys::fsconfig_set_string(ctx, c"lowerdir", &layers).map_err(|e| {
+        refused(format!("add layers {} and {}", dir.display(), seal_dir(root).display()), e)
+    })?;
     for (key, value) in OVERLAY_OPTIONS {
         sys::fsconfig_set_string(ctx, key, value).map_err(|e| {
             refused(format!("set {}={}", key.to_string_lossy(), value.to_string_lossy()), e)
         })?;
     }
     sys::fsconfig_create(ctx).map_err(|e| refused("create the overlay".into(), e))?;
-    // The overlay holds its own clones of the layers now.
+    // The overlay holds its own references to the layers now.
     drop((dir_fd, empty));
     let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
     let mnt = sys::fsmount(ctx, attrs).map_err(|e| refused("fsmount".into(), e))?;
@@ -264,19 +294,43 @@ fn overlay_seal(exe: &File, path: &Path) -> Result<OwnedFd, BinaryError> {
 const OVERLAY_OPTIONS: [(&CStr, &CStr); 3] =
     [(c"xino", c"off"), (c"redirect_dir", c"nofollow"), (c"metacopy", c"off")];
 
-/// A new, empty, detached tmpfs, as its mount fd.
-///
-/// Closing the mount fd dissolves the mount, and overlayfs clones only a
-/// layer that is still mounted: the caller keeps it until the overlay's
-/// superblock exists.
-fn empty_tmpfs() -> io::Result<OwnedFd> {
-    let ctx = sys::fsopen(c"tmpfs")?;
-    sys::fsconfig_create(ctx.as_fd())?;
-    let attrs = libc::MOUNT_ATTR_RDONLY
-        | libc::MOUNT_ATTR_NOSUID
-        | libc::MOUNT_ATTR_NODEV
-        | libc::MOUNT_ATTR_NOEXEC;
-    sys::fsmount(ctx.as_fd(), attrs)
+/// The empty lower layer's directory under the state root `root`.
+pub fn seal_dir(root: &Path) -> PathBuf {
+    root.join(SEAL_DIR_NAME)
+}
+
+/// Opens [`seal_dir`], making it (and the state root) if needed, provided
+/// it is private to our euid and empty.
+fn empty_layer(root: &Path) -> Result<OwnedFd, BinaryError> {
+    let path = seal_dir(root);
+    let err = |what: &str, source: io::Error| BinaryError::Overlay {
+        what: format!("{what} {}", path.display()),
+        source,
+        log: String::new(),
+    };
+    // `create` and `run` seal the binary before the store makes the root:
+    // make it as the store does (0700) rather than copy the binary once.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| err("create the state root for", e))?;
+    let dir = private_dir::open(&path, nix::unistd::geteuid().as_raw())?;
+    let mut entries = nix::dir::Dir::openat(
+        Some(dir.as_raw_fd()),
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| err("read", e.into()))?;
+    for entry in entries.iter() {
+        let entry = entry.map_err(|e| err("read", e.into()))?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            return Err(BinaryError::NotEmpty(path));
+        }
+    }
+    Ok(dir)
 }
 
 /// The messages the kernel logged on the filesystem context `ctx`.
@@ -349,8 +403,8 @@ mod tests {
 
     use super::*;
 
-    /// Whether this host can build the overlay seal: root, overlayfs, and a
-    /// kernel that takes a detached mount as an overlayfs layer (6.15).
+    /// Whether this host can build the overlay seal: root and overlayfs
+    /// (the new mount API is assumed: Linux 5.2).
     fn overlay_seal_available(test: &str) -> bool {
         let skip = |why: &str| {
             println!("SKIP {test}: {why}");
@@ -363,19 +417,13 @@ mod tests {
         if !filesystems.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
             return skip("no overlayfs");
         }
-        let release = nix::sys::utsname::uname().unwrap().release().to_string_lossy().into_owned();
-        let mut parts =
-            release.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse().unwrap_or(0));
-        let version: (u32, u32) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        if version < (6, 15) {
-            return skip(&format!("kernel {release} takes no detached mount as a layer"));
-        }
         true
     }
 
     /// A writable executable file in a fresh directory.
     fn binary_in_tempdir() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
+        // Characters overlayfs would split a layer path at.
+        let dir = tempfile::Builder::new().prefix("bin:a,b").tempdir().unwrap();
         let path = dir.path().join("rcr");
         let mut f = File::create(&path).unwrap();
         f.write_all(b"\x7fELF not really a binary").unwrap();
@@ -428,7 +476,11 @@ mod tests {
         // Something the empty layer or a lookup mix-up could show instead.
         std::fs::write(dir.path().join("other"), b"other").unwrap();
         let exe = File::open(&path).unwrap();
-        let sealed = overlay_seal(&exe, &path).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let sealed = overlay_seal(&exe, &path, root.path()).unwrap();
+        let seal_dir = std::fs::metadata(seal_dir(root.path())).unwrap();
+        assert_eq!(seal_dir.permissions().mode() & 0o7777, 0o700);
+        assert_eq!(std::fs::read_dir(self::seal_dir(root.path())).unwrap().count(), 0);
 
         let fs = fstatfs(sealed.as_fd()).unwrap();
         assert_eq!(fs.filesystem_type(), OVERLAYFS_SUPER_MAGIC);
@@ -456,8 +508,56 @@ mod tests {
         let new = path.with_file_name("rcr.new");
         std::fs::write(&new, b"\x7fELF the next version").unwrap();
         std::fs::rename(&new, &path).unwrap();
-        let err = overlay_seal(&running, &path).unwrap_err();
+        let root = tempfile::tempdir().unwrap();
+        let err = overlay_seal(&running, &path, root.path()).unwrap_err();
         assert!(matches!(err, BinaryError::Replaced(ref p) if *p == path), "{err}");
+    }
+
+    #[test]
+    fn overlay_seal_makes_the_state_root() {
+        if !overlay_seal_available("overlay_seal_makes_the_state_root") {
+            return;
+        }
+        let (_dir, path) = binary_in_tempdir();
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("state/root");
+        overlay_seal(&File::open(&path).unwrap(), &path, &root).unwrap();
+        assert_eq!(std::fs::metadata(&root).unwrap().permissions().mode() & 0o7777, 0o700);
+    }
+
+    #[test]
+    fn overlay_seal_needs_a_private_empty_layer() {
+        if !overlay_seal_available("overlay_seal_needs_a_private_empty_layer") {
+            return;
+        }
+        let (_dir, path) = binary_in_tempdir();
+        let exe = File::open(&path).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let layer = seal_dir(root.path());
+        std::fs::create_dir(&layer).unwrap();
+        std::fs::write(layer.join("rcr"), b"a binary that would shadow nothing").unwrap();
+        let err = overlay_seal(&exe, &path, root.path()).unwrap_err();
+        assert!(matches!(err, BinaryError::NotEmpty(ref p) if *p == layer), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("seal the runtime binary on an overlay: {} is not empty", layer.display())
+        );
+        std::fs::remove_file(layer.join("rcr")).unwrap();
+        std::fs::set_permissions(&layer, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = overlay_seal(&exe, &path, root.path()).unwrap_err();
+        assert!(matches!(err, BinaryError::Layer(PrivateDirError::Writable { .. })), "{err}");
+        std::fs::set_permissions(&layer, std::fs::Permissions::from_mode(0o700)).unwrap();
+        nix::unistd::chown(&layer, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        let err = overlay_seal(&exe, &path, root.path()).unwrap_err();
+        assert!(matches!(err, BinaryError::Layer(PrivateDirError::Owner { .. })), "{err}");
+        // A symlink to an empty directory of ours is not followed.
+        std::fs::remove_dir(&layer).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), &layer).unwrap();
+        let err = overlay_seal(&exe, &path, root.path()).unwrap_err();
+        assert!(matches!(err, BinaryError::Layer(PrivateDirError::Io { what: "open", .. })));
+        std::fs::remove_file(&layer).unwrap();
+        overlay_seal(&exe, &path, root.path()).unwrap();
     }
 
     #[test]

@@ -358,8 +358,8 @@ impl Platform for Linux {
         Ok(())
     }
 
-    fn protect_runtime(&self) -> Result<(), BoxError> {
-        match crate::binary::ensure_protected()? {
+    fn protect_runtime(&self, root: &std::path::Path) -> Result<(), BoxError> {
+        match crate::binary::ensure_protected(root)? {
             Some(how) => tracing::debug!("runtime binary protected: {how:?}"),
             None => tracing::debug!("runtime binary not protected"),
         }

@@ -25,6 +25,7 @@ pub mod idmap;
 pub mod init;
 pub mod lsm;
 pub mod plan;
+pub mod private_dir;
 pub mod proc;
 pub mod proto;
 pub mod resources;

@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 
 use super::{BadProgram, Compiled, Program, MAX_INSTRUCTIONS};
 use crate::plan::{ArgCondition, SeccompAction, SeccompFlag, SeccompPlan, SyscallRule};
+use crate::private_dir::{self, check_owner, PrivateDirError};
 use crate::sys;
 
 /// The cache's directory under the state root.
@@ -176,10 +177,8 @@ fn hex(bytes: &[u8]) -> String {
 pub enum CacheError {
     #[error("{what} {}: {source}", path.display())]
     Io { what: &'static str, path: PathBuf, source: io::Error },
-    #[error("{}: owned by uid {owner}, not {uid}", path.display())]
-    Owner { path: PathBuf, owner: u32, uid: u32 },
-    #[error("{}: mode {mode:04o} lets others write it", path.display())]
-    Writable { path: PathBuf, mode: u32 },
+    #[error(transparent)]
+    Untrusted(#[from] PrivateDirError),
     #[error("{}: not a regular file", path.display())]
     NotFile { path: PathBuf },
     #[error("{}: {size} bytes, more than an entry can have", path.display())]
@@ -274,19 +273,6 @@ pub struct Cache {
     uid: u32,
 }
 
-/// Refuses a file of `owner` and `mode` that `uid` does not own or others
-/// may write.
-fn check_owner(owner: u32, mode: u32, uid: u32, path: &Path) -> Result<(), CacheError> {
-    if owner != uid {
-        return Err(CacheError::Owner { path: path.to_owned(), owner, uid });
-    }
-    let mode = mode & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(CacheError::Writable { path: path.to_owned(), mode });
-    }
-    Ok(())
-}
-
 impl Cache {
     /// Opens the cache under the state root `root`, making its directory if
     /// it does not exist yet.
@@ -296,22 +282,7 @@ impl Cache {
 
     fn open_as(root: &Path, uid: u32) -> Result<Self, CacheError> {
         let path = root.join(DIR_NAME);
-        let io_err = |what| {
-            let path = path.clone();
-            move |e: nix::Error| CacheError::Io { what, path, source: e.into() }
-        };
-        match nix::unistd::mkdir(&path, Mode::S_IRWXU) {
-            Ok(()) | Err(nix::Error::EEXIST) => {}
-            Err(e) => return Err(io_err("create")(e)),
-        }
-        let dir = sys::open(
-            &path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
-            Mode::empty(),
-        )
-        .map_err(io_err("open"))?;
-        let meta = nix::sys::stat::fstat(dir.as_raw_fd()).map_err(io_err("stat"))?;
-        check_owner(meta.st_uid, meta.st_mode, uid, &path)?;
+        let dir = private_dir::open(&path, uid)?;
         Ok(Self { dir, path, uid })
     }
 
@@ -664,11 +635,19 @@ mod tests {
         let me = nix::unistd::geteuid().as_raw();
         let other =
             Cache { dir: cache.dir.try_clone().unwrap(), path: cache.path.clone(), uid: me + 1 };
-        assert!(matches!(other.get(&key), Err(CacheError::Owner { owner, .. }) if owner == me));
+        assert!(
+            matches!(other.get(&key), Err(CacheError::Untrusted(PrivateDirError::Owner { owner, .. })) if owner == me)
+        );
 
         for mode in [0o620, 0o602, 0o666] {
             std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
-            assert!(matches!(cache.get(&key), Err(CacheError::Writable { .. })), "{mode:o}");
+            assert!(
+                matches!(
+                    cache.get(&key),
+                    Err(CacheError::Untrusted(PrivateDirError::Writable { .. }))
+                ),
+                "{mode:o}"
+            );
         }
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(cache.get(&key).unwrap().is_some());
@@ -704,20 +683,29 @@ mod tests {
         let dir = root.path().join(DIR_NAME);
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(matches!(Cache::open(root.path()), Err(CacheError::Writable { mode: 0o777, .. })));
+        assert!(matches!(
+            Cache::open(root.path()),
+            Err(CacheError::Untrusted(PrivateDirError::Writable { mode: 0o777, .. }))
+        ));
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         let me = nix::unistd::geteuid().as_raw();
-        assert!(matches!(Cache::open_as(root.path(), me + 1), Err(CacheError::Owner { .. })));
+        assert!(matches!(
+            Cache::open_as(root.path(), me + 1),
+            Err(CacheError::Untrusted(PrivateDirError::Owner { .. }))
+        ));
         assert!(Cache::open(root.path()).is_ok());
         // A symlink in its place is not followed.
         std::fs::remove_dir(&dir).unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), &dir).unwrap();
-        assert!(matches!(Cache::open(root.path()), Err(CacheError::Io { what: "open", .. })));
+        assert!(matches!(
+            Cache::open(root.path()),
+            Err(CacheError::Untrusted(PrivateDirError::Io { what: "open", .. }))
+        ));
         // No root to make it in.
         assert!(matches!(
             Cache::open(&root.path().join("missing")),
-            Err(CacheError::Io { what: "create", .. })
+            Err(CacheError::Untrusted(PrivateDirError::Io { what: "create", .. }))
         ));
     }
 
