@@ -383,8 +383,9 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
         }
         Command::Create(a) => {
             let what = format!("create {}", a.id);
-            rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
+            // A bad id is refused before anything is touched.
             let id = parse_id(&what, &a.id)?;
+            rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
             let opts = create_options(a, cli.systemd_cgroup)?;
             rt.create(&id, &a.bundle, &opts).map_err(|e| fail(&what, e))?;
         }
@@ -481,8 +482,8 @@ fn run_command(cli: &Cli, command: &Command) -> Result<ExitCode, Failure> {
 /// `exec`: a further process in the container, waited for unless detached.
 fn exec(rt: &Runtime<Backend>, a: &ExecArgs) -> Result<ExitCode, Failure> {
     let what = format!("exec {}", a.id);
-    rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
+    rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
     let process = match &a.process {
         Some(path) => {
             let text = std::fs::read(path)
@@ -538,8 +539,8 @@ fn run(
     keep: bool,
 ) -> Result<ExitCode, Failure> {
     let what = format!("run {}", a.id);
-    rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
     let id = parse_id(&what, &a.id)?;
+    rt.platform.protect_runtime(rt.store.root()).map_err(|e| fail(&what, e))?;
     let opts = create_options(a, cli.systemd_cgroup)?;
     if !detach && opts.console_socket.is_some() {
         // As runc: in the foreground, rcr itself relays the terminal.
