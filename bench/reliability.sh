@@ -32,6 +32,8 @@ seq 1 "$n" | xargs -P "$p" -I{} bash -c 'one {}' > "$work/out" || true
 end=$(date +%s.%N)
 failed=$(grep -c FAIL "$work/out" || true)
 hung=$(grep -c HANG "$work/out" || true)
-left=$(ls "$work/root" | wc -l)
+# Containers only: `~`-prefixed entries are the runtime's own (rcr's binary
+# seal layer and seccomp cache), never container ids.
+left=$(find "$work/root" -mindepth 1 -maxdepth 1 ! -name '~*' | wc -l)
 echo "$rt: $n runs ($p at a time) in $(python3 -c "print(round($end - $start, 1))")s: $failed failed, $hung hung, $left state dirs left"
 grep -m5 . "$work/out" || true
