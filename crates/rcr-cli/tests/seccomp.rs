@@ -14,7 +14,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
-use rcr_testkit::{probe_report, require_busybox, require_root, skip, Bundle, Rcr};
+mod common;
+
+use common::{probe_report, rcr, seccomp_ready, Bundle, Rcr};
+use rcr_testkit::skip;
 use serde_json::{json, Value};
 
 const EACCES: i32 = 13;
@@ -23,23 +26,6 @@ const ENOSYS: i32 = 38;
 const ENOMEDIUM: i32 = 123;
 /// `rcr run`'s exit code for a container killed by SIGSYS (128 + 31).
 const KILLED_BY_SIGSYS: i32 = 159;
-
-fn rcr() -> Rcr {
-    Rcr::new(env!("CARGO_BIN_EXE_rcr"))
-}
-
-/// Whether the test can run: root, busybox, and an x86_64 host (syscall
-/// numbers below are x86_64's).
-fn ready(test: &str) -> bool {
-    if !require_root(test) || !require_busybox(test) {
-        return false;
-    }
-    if !cfg!(target_arch = "x86_64") {
-        skip(test, "syscall numbers in these tests are x86_64's");
-        return false;
-    }
-    true
-}
 
 /// A busybox bundle whose config has `profile` as `linux.seccomp`.
 fn bundle_with(profile: Value) -> Bundle {
@@ -84,7 +70,7 @@ fn assert_rejected(rcr: &Rcr, bundle: &Bundle, field: &str) -> String {
 #[test]
 fn errno_ret_reaches_busybox_and_probe_sees_filter_mode() {
     const TEST: &str = "errno_ret_reaches_busybox_and_probe_sees_filter_mode";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -118,7 +104,7 @@ fn errno_ret_reaches_busybox_and_probe_sees_filter_mode() {
 #[test]
 fn default_errno_ret_applies_to_unlisted_syscalls() {
     const TEST: &str = "default_errno_ret_applies_to_unlisted_syscalls";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -140,7 +126,7 @@ fn default_errno_ret_applies_to_unlisted_syscalls() {
 #[test]
 fn argument_comparisons_select_calls() {
     const TEST: &str = "argument_comparisons_select_calls";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -167,7 +153,7 @@ fn argument_comparisons_select_calls() {
 #[test]
 fn kill_and_trap_actions_end_the_process_with_sigsys() {
     const TEST: &str = "kill_and_trap_actions_end_the_process_with_sigsys";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -188,7 +174,7 @@ fn kill_and_trap_actions_end_the_process_with_sigsys() {
 #[test]
 fn log_and_trace_actions_are_accepted() {
     const TEST: &str = "log_and_trace_actions_are_accepted";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -211,7 +197,7 @@ fn log_and_trace_actions_are_accepted() {
 #[test]
 fn architectures_are_added_and_unknown_ones_rejected() {
     const TEST: &str = "architectures_are_added_and_unknown_ones_rejected";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -233,7 +219,7 @@ fn architectures_are_added_and_unknown_ones_rejected() {
 #[test]
 fn bad_profiles_are_rejected_at_create_naming_the_field() {
     const TEST: &str = "bad_profiles_are_rejected_at_create_naming_the_field";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -291,7 +277,7 @@ fn bad_profiles_are_rejected_at_create_naming_the_field() {
 #[test]
 fn unsupported_filter_flag_fails_clearly() {
     const TEST: &str = "unsupported_filter_flag_fails_clearly";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -319,7 +305,7 @@ fn unsupported_filter_flag_fails_clearly() {
 #[test]
 fn filter_is_loaded_before_dropping_to_a_user_without_no_new_privs() {
     const TEST: &str = "filter_is_loaded_before_dropping_to_a_user_without_no_new_privs";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -348,7 +334,7 @@ fn filter_is_loaded_before_dropping_to_a_user_without_no_new_privs() {
 #[test]
 fn with_no_new_privs_the_filter_only_has_to_allow_exec() {
     const TEST: &str = "with_no_new_privs_the_filter_only_has_to_allow_exec";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -368,7 +354,7 @@ fn with_no_new_privs_the_filter_only_has_to_allow_exec() {
 #[test]
 fn docker_like_default_profile_runs_busybox() {
     const TEST: &str = "docker_like_default_profile_runs_busybox";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -518,7 +504,7 @@ fn notify_profile(agent: &Agent, names: &[&str]) -> Value {
 }
 
 fn notify_ready(test: &str) -> bool {
-    if !ready(test) {
+    if !seccomp_ready(test) {
         return false;
     }
     if !libseccomp::check_api(6, libseccomp::ScmpVersion::from((2, 5, 0))).unwrap_or(false) {
@@ -1042,7 +1028,7 @@ fn docker_like_profile() -> Value {
 fn a_profile_denying_getcwd_still_starts() {
     // runtime-tools' linux_seccomp: getcwd → ERRNO without no_new_privs, so
     // the filter is in force before the init's own cwd check would run.
-    if !ready("a_profile_denying_getcwd_still_starts") {
+    if !seccomp_ready("a_profile_denying_getcwd_still_starts") {
         return;
     }
     let rcr = rcr();

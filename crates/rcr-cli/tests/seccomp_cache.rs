@@ -18,8 +18,8 @@ use std::process::Stdio;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{probe_report, rcr, require_root, run_detached, Bundle, Rcr};
-use rcr_testkit::{require_busybox, skip};
+use common::{probe_report, rcr, run_detached, seccomp_ready, Bundle, Rcr};
+use rcr_testkit::skip;
 use serde_json::{json, Value};
 
 /// Where the cache lives under `--root`.
@@ -29,17 +29,6 @@ const CACHE_DIR: &str = "~seccomp";
 const HEADER: usize = 80;
 
 const DENIED: i32 = libc::EPERM;
-
-fn ready(test: &str) -> bool {
-    if !require_root(test) || !require_busybox(test) {
-        return false;
-    }
-    if !cfg!(target_arch = "x86_64") {
-        skip(test, "syscall numbers in these tests are x86_64's");
-        return false;
-    }
-    true
-}
 
 /// A profile that lets everything through but getppid, which fails with
 /// EPERM.
@@ -124,7 +113,7 @@ fn only_entry(rcr: &Rcr) -> PathBuf {
 #[test]
 fn the_second_run_loads_the_cached_filter() {
     const TEST: &str = "the_second_run_loads_the_cached_filter";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -183,7 +172,7 @@ fn allow_all(n: usize) -> Vec<u8> {
 #[test]
 fn a_damaged_entry_is_compiled_again_and_replaced() {
     const TEST: &str = "a_damaged_entry_is_compiled_again_and_replaced";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -255,7 +244,7 @@ fn a_damaged_entry_is_compiled_again_and_replaced() {
 #[test]
 fn without_a_usable_cache_the_filter_is_compiled() {
     const TEST: &str = "without_a_usable_cache_the_filter_is_compiled";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -276,7 +265,7 @@ fn without_a_usable_cache_the_filter_is_compiled() {
 #[test]
 fn concurrent_runs_of_one_profile_share_one_entry() {
     const TEST: &str = "concurrent_runs_of_one_profile_share_one_entry";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -307,7 +296,7 @@ fn concurrent_runs_of_one_profile_share_one_entry() {
 #[test]
 fn exec_loads_the_cached_filter() {
     const TEST: &str = "exec_loads_the_cached_filter";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     let rcr = rcr();
@@ -419,7 +408,7 @@ impl Agent {
 #[test]
 fn notify_profiles_work_from_the_cache() {
     const TEST: &str = "notify_profiles_work_from_the_cache";
-    if !ready(TEST) {
+    if !seccomp_ready(TEST) {
         return;
     }
     if !libseccomp::check_api(6, libseccomp::ScmpVersion::from((2, 5, 0))).unwrap_or(false) {

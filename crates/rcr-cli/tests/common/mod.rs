@@ -25,6 +25,19 @@ pub fn rcr() -> Rcr {
     Rcr::new(env!("CARGO_BIN_EXE_rcr"))
 }
 
+/// Whether a seccomp test can run: root, busybox, and an x86_64 host (the
+/// syscall numbers those tests use are x86_64's).
+pub fn seccomp_ready(test: &str) -> bool {
+    if !require_root(test) || !rcr_testkit::require_busybox(test) {
+        return false;
+    }
+    if !cfg!(target_arch = "x86_64") {
+        rcr_testkit::skip(test, "syscall numbers in these tests are x86_64's");
+        return false;
+    }
+    true
+}
+
 /// The stdout and stderr of an `rcr` call, kept in files.
 #[derive(Debug)]
 pub struct Captured {
